@@ -1,0 +1,1 @@
+// module FloatEngine: under construction

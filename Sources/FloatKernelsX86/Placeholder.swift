@@ -1,0 +1,1 @@
+// module FloatKernelsX86: under construction

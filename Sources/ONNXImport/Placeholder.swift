@@ -1,0 +1,1 @@
+// module ONNXImport: under construction

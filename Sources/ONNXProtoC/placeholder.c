@@ -1,0 +1,1 @@
+int onnxprotoc_placeholder(void) { return 0; }
