@@ -1,1 +1,3 @@
 import SRCommands
+
+SrccCommand.main()

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import SRGraph
+import FloatEngine
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time the float engine on a model with a random input of a given size.",
+        discussion: """
+        Runs one warm-up, then --runs timed runs, and prints min and median milliseconds.
+        scripts/bench runs this beside ONNX Runtime and prints the ratio.
+        Example: srcc bench edsr.onnx --size 256x256 --threads 2
+        """)
+
+    @Argument(help: "Model file (.onnx).")
+    var model: String
+
+    @Option(help: "Input size WxH.")
+    var size: String = "256x256"
+
+    @Option(help: "Timed runs.")
+    var runs: Int = 5
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "Use the portable reference kernels instead of the SIMD ones.")
+    var reference = false
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func run() throws {
+        let parts = size.split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] > 0, parts[1] > 0 else { throw ValidationError("--size must be WxH, e.g. 256x256") }
+        let graph = try loadGraph(path: model)
+        let engine = try FloatEngine(graph: graph, threads: threads, kernels: reference ? .reference : .best)
+        var rng = SplitMix64(seed: 1)
+        let count = 3 * parts[0] * parts[1]
+        let input = Tensor(shape: [1, 3, parts[1], parts[0]], floats: (0..<count).map { _ in Float(rng.next() >> 40) / Float(1 << 24) })
+        let feeds = [graph.inputs[0].name: input]
+        _ = try engine.run(feeds)
+        var times: [Double] = []
+        for _ in 0..<max(1, runs) {
+            let t = DispatchTime.now().uptimeNanoseconds
+            _ = try engine.run(feeds)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
+        }
+        times.sort()
+        let median = times[times.count / 2], best = times[0]
+        if json {
+            print("{\"model\":\"\((model as NSString).lastPathComponent)\",\"size\":\"\(size)\",\"min_ms\":\(String(format: "%.2f", best)),\"median_ms\":\(String(format: "%.2f", median))}")
+        } else {
+            print("\((model as NSString).lastPathComponent) \(size): min \(String(format: "%.1f", best)) ms, median \(String(format: "%.1f", median)) ms over \(times.count) runs")
+        }
+    }
+}
+
+/// A tiny deterministic generator, so benchmark inputs are the same on every run.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Measure Y-PSNR and Y-SSIM of a model on an SR benchmark set.",
+        discussion: """
+        DIR holds HR/*.png and optionally LR_bicubic/X<scale>/*.png (the EDSR 'benchmark' layout).
+        Missing LR images are made with MATLAB-compatible bicubic from the HR cropped to a
+        multiple of the scale. Scores use the Y channel (BT.601) with <scale> pixels shaved from
+        each border, HR cropped top-left to LR size x scale.
+        Example: srcc eval edsr.onnx --dataset ../shared/datasets/Set5 --scale 2 --range 255
+        """)
+
+    @Argument(help: "Model file (.onnx).")
+    var model: String
+
+    @Option(help: "Dataset folder with HR/ (and LR_bicubic/X<scale>/).")
+    var dataset: String
+
+    @Option(help: "Upscaling factor (must match the model's).")
+    var scale: Int
+
+    @OptionGroup var convention: ConventionOptions
+
+    @Flag(help: "Print the result as JSON: {\"psnr_y\",\"ssim_y\",\"images\":[{\"name\",\"psnr_y\",\"ssim_y\"}]}.")
+    var json = false
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    func run() throws {
+        let graph = try loadGraph(path: model)
+        let upscaler = try Upscaler(graph: graph, convention: convention.convention, threads: threads)
+        guard upscaler.scale == scale else {
+            throw CLIError("\(model) upscales x\(upscaler.scale), but --scale is \(scale)")
+        }
+        let images = try loadDataset(directory: dataset, scale: scale)
+        let stderr = FileHandle.standardError
+        if !json { print(String(repeating: " ", count: 0) + pad("image", 14) + pad("PSNR-Y", 10) + "SSIM-Y") }
+        let report = try evaluate(images: images, scale: scale, progress: { s in
+            let line = pad(s.name, 14) + pad(String(format: "%.3f", s.psnr_y), 10) + String(format: "%.4f", s.ssim_y)
+            if json { stderr.write(Data("\(line)\n".utf8)) } else { print(line) }
+        }, upscale: upscaler.upscale)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(pad("mean", 14) + pad(String(format: "%.3f", report.psnr_y), 10) + String(format: "%.4f", report.ssim_y))
+        }
+    }
+}
+
+func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }

@@ -1,1 +1,0 @@
-// module SRCommands: under construction

@@ -1,0 +1,17 @@
+import ArgumentParser
+
+/// `srcc`: the model compiler's command line. Lives in a library so tests call it directly.
+public struct SrccCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "srcc",
+        abstract: "Compile float super-resolution models (ONNX) and inspect, run and evaluate them.",
+        discussion: """
+        Typical use:
+          srcc dump model.onnx                      # stable text form of the graph (diff two of them)
+          srcc run model.onnx in.png -o out.png     # upscale with the float engine
+          srcc eval model.onnx --dataset ../shared/datasets/Set5 --scale 2
+        Models trained on 0..255 or BGR inputs need --range 255 or --channels bgr.
+        """,
+        subcommands: [DumpCommand.self, RunCommand.self, EvalCommand.self, BenchCommand.self])
+    public init() {}
+}
