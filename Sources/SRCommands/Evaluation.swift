@@ -27,8 +27,7 @@ public func loadDataset(directory: String, scale: Int) throws -> [EvaluationImag
         if fm.fileExists(atPath: lrPath) {
             lr = try readPNG(lrPath)
         } else {
-            let cropped = hr.cropped(width: hr.width / scale * scale, height: hr.height / scale * scale)
-            lr = matlabImresize(cropped, scale: 1 / Double(scale))
+            lr = bicubicDownscale(hr, scale: scale)
         }
         guard lr.width * scale <= hr.width, lr.height * scale <= hr.height else {
             throw CLIError("\(file): LR \(lr.width)x\(lr.height) x\(scale) is larger than HR \(hr.width)x\(hr.height)")
@@ -62,7 +61,7 @@ public func evaluate(images: [EvaluationImage], scale: Int,
     var scores: [ImageScore] = []
     for item in images {
         let sr = try upscale(item.lr)
-        let hr = item.hr.cropped(width: item.lr.width * scale, height: item.lr.height * scale)
+        let hr = SRPair.croppedHR(item.hr, lr: item.lr, scale: scale)
         guard sr.width == hr.width, sr.height == hr.height else {
             throw CLIError("\(item.name): model output \(sr.width)x\(sr.height) differs from HR crop \(hr.width)x\(hr.height)")
         }
