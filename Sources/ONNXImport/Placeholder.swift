@@ -1,1 +1,0 @@
-// module ONNXImport: under construction

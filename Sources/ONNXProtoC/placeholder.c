@@ -1,1 +1,0 @@
-int onnxprotoc_placeholder(void) { return 0; }
