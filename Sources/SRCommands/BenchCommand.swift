@@ -8,8 +8,9 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Time the float engine on a model with a random input of a given size.",
         discussion: """
-        Runs one warm-up, then --runs timed runs, and prints min and median milliseconds.
+        Runs one warm-up, then --runs timed runs, and prints min and median milliseconds. \
         scripts/bench runs this beside ONNX Runtime and prints the ratio.
+
         Example: srcc bench edsr.onnx --size 256x256 --threads 2
         """)
 

@@ -10,9 +10,10 @@ struct DumpCommand: ParsableCommand {
         commandName: "dump",
         abstract: "Print a model as stable, diffable text: one line per value, weight and node.",
         discussion: """
-        Weights are summarised by shape, min/max/mean and a content hash; nodes appear in
-        execution order with their input/output shapes (H and W stand for the input size).
-        The format is specified in SPEC.md ("Text dump").
+        Weights are summarised by shape, min/max/mean and a content hash; nodes appear in \
+        execution order with their input/output shapes (H and W stand for the input size). \
+        The format is specified in SPEC.md, section 2.
+
         Example: diff <(srcc dump a.onnx) <(srcc dump b.onnx)
         """)
 

@@ -6,10 +6,12 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Measure Y-PSNR and Y-SSIM of a model on an SR benchmark set.",
         discussion: """
-        DIR holds HR/*.png and optionally LR_bicubic/X<scale>/*.png (the EDSR 'benchmark' layout).
-        Missing LR images are made with MATLAB-compatible bicubic from the HR cropped to a
-        multiple of the scale. Scores use the Y channel (BT.601) with <scale> pixels shaved from
-        each border, HR cropped top-left to LR size x scale.
+        DIR holds HR/*.png and optionally LR_bicubic/X<scale>/*.png (the EDSR 'benchmark' layout). \
+        Missing LR images are made with MATLAB-compatible bicubic from the HR cropped to a \
+        multiple of the scale. Scores use the Y channel (BT.601) with <scale> pixels shaved from \
+        each border, HR cropped top-left to LR size x scale. Per-image lines are printed as they \
+        finish (to stderr with --json).
+
         Example: srcc eval edsr.onnx --dataset ../shared/datasets/Set5 --scale 2 --range 255
         """)
 

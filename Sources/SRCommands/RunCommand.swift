@@ -7,8 +7,9 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Upscale a PNG with a float model on srcc's fp32 engine.",
         discussion: """
-        The input may be any PNG (gray, palette, 16-bit, interlaced); it is converted to 8-bit RGB.
+        The input may be any PNG (gray, palette, 16-bit, interlaced); it is converted to 8-bit RGB. \
         The output is 8-bit RGB, written atomically (no partial file on failure).
+
         Example: srcc run xlsr_x3.onnx in.png -o out.png --channels bgr
         """)
 

@@ -7,9 +7,10 @@ public struct SrccCommand: ParsableCommand {
         abstract: "Compile float super-resolution models (ONNX) and inspect, run and evaluate them.",
         discussion: """
         Typical use:
-          srcc dump model.onnx                      # stable text form of the graph (diff two of them)
-          srcc run model.onnx in.png -o out.png     # upscale with the float engine
-          srcc eval model.onnx --dataset ../shared/datasets/Set5 --scale 2
+          srcc dump model.onnx                   # diffable text form of the graph
+          srcc run model.onnx in.png -o out.png  # upscale with the fp32 engine
+          srcc eval model.onnx --dataset DIR --scale 2
+
         Models trained on 0..255 or BGR inputs need --range 255 or --channels bgr.
         """,
         subcommands: [DumpCommand.self, RunCommand.self, EvalCommand.self, BenchCommand.self])

@@ -6,9 +6,9 @@ public struct SrvmCommand: ParsableCommand {
         commandName: "srvm",
         abstract: "Run compiled super-resolution programs (.qsr) with integer kernels.",
         discussion: """
-        The .qsr format and its commands (srvm run MODEL.qsr IN.png, srvm info MODEL.qsr) arrive
-        with the quantizer (see SPEC.md and the project's issues). To upscale with a float
-        model today, use: srcc run MODEL.onnx IN.png -o OUT.png
+        The .qsr format and its commands (srvm run MODEL.qsr IN.png, srvm info MODEL.qsr) arrive with the quantizer (SPEC.md section 5).
+
+        To upscale with a float model today: srcc run MODEL.onnx IN.png -o OUT.png
         """)
     public init() {}
 }
