@@ -1,0 +1,182 @@
+import Foundation
+import SRGraph
+import FloatKernelsX86
+
+/// A conv prepared for the fast kernels: weights packed once at `init` into the layout the
+/// register tiles read ([group][output block][input channel][ky][kx][block lane], zero-padded
+/// to whole blocks), so every FMA step reads `block` consecutive weights.
+final class PreparedConv: @unchecked Sendable {
+    let attributes: Conv2DAttributes
+    let isa: ConvISA
+    let shape: ConvKernelShape
+    let outputChannels: Int, groupInputChannels: Int, groupOutputChannels: Int
+    let kernelHeight: Int, kernelWidth: Int
+    let blocksPerGroup: Int
+    let weights: UnsafeMutablePointer<Float>
+    let bias: UnsafeMutablePointer<Float>
+    var activation: FusedActivation = .none
+
+    /// The fast kernels cover stride 1 (any padding, dilation, groups, kernel size).
+    static func supports(_ a: Conv2DAttributes) -> Bool { a.strides == [1, 1] }
+
+    init(weight w: Tensor, bias b: Tensor?, attributes a: Conv2DAttributes, isa: ConvISA) {
+        attributes = a
+        self.isa = isa
+        switch isa {
+        #if arch(x86_64)
+        case .avx512: shape = conv2DShapeAVX512
+        case .avx2: shape = conv2DShapeAVX2
+        #endif
+        default: shape = ConvKernelShape(outputBlock: 8, lanes: 1, maxVectors: 64)
+        }
+        outputChannels = w.shape[0]; groupInputChannels = w.shape[1]
+        kernelHeight = w.shape[2]; kernelWidth = w.shape[3]
+        groupOutputChannels = outputChannels / a.group
+        let block = shape.outputBlock
+        blocksPerGroup = (groupOutputChannels + block - 1) / block
+        let taps = groupInputChannels * kernelHeight * kernelWidth
+        let blockCount = a.group * blocksPerGroup
+        weights = .allocate(capacity: blockCount * taps * block)
+        weights.initialize(repeating: 0, count: blockCount * taps * block)
+        bias = .allocate(capacity: blockCount * block)
+        bias.initialize(repeating: 0, count: blockCount * block)
+        for g in 0..<a.group {
+            for ob in 0..<blocksPerGroup {
+                let blockIndex = g * blocksPerGroup + ob
+                for lane in 0..<block {
+                    let ocInGroup = ob * block + lane
+                    guard ocInGroup < groupOutputChannels else { continue }
+                    let oc = g * groupOutputChannels + ocInGroup
+                    if let b { bias[blockIndex * block + lane] = b.floats[oc] }
+                    for t in 0..<taps {
+                        weights[(blockIndex * taps + t) * block + lane] = w.floats[oc * taps + t]
+                    }
+                }
+            }
+        }
+    }
+
+    deinit { weights.deallocate(); bias.deallocate() }
+
+    private func runTile(_ tile: ConvTile) {
+        switch isa {
+        #if arch(x86_64)
+        case .avx512: conv2DTileAVX512(tile)
+        case .avx2: conv2DTileAVX2(tile)
+        #endif
+        default: conv2DTilePortable(tile, block: shape.outputBlock)
+        }
+    }
+
+    func run(_ x: Tensor, outputShape: [Int], threads: Int) -> Tensor {
+        let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
+        let oh = outputShape[2], ow = outputShape[3]
+        let a = attributes
+        let pads = a.resolvedPads(inputHeight: h, inputWidth: w)
+        let block = shape.outputBlock, tileWidth = shape.maxTileWidth
+        let taps = groupInputChannels * kernelHeight * kernelWidth
+        let cg = groupInputChannels, mg = groupOutputChannels, m = outputChannels
+        let kh = kernelHeight, kw = kernelWidth, dh = a.dilations[0], dw = a.dilations[1]
+        var out = [Float](unsafeUninitializedCapacity: n * m * oh * ow) { _, count in count = n * m * oh * ow }
+        x.floats.withUnsafeBufferPointer { xb in
+            out.withUnsafeMutableBufferPointer { ob in
+                let xp = xb.baseAddress!, op = ob.baseAddress!
+                if kh == 1 && kw == 1 && pads == [0, 0, 0, 0] {
+                    // 1x1 without padding is a matrix product over the flattened plane: no strip copy.
+                    let plane = h * w
+                    let tilesPerImage = (plane + tileWidth - 1) / tileWidth
+                    parallelRanges(n * tilesPerImage, threads: threads) { range in
+                        for t in range {
+                            let b0 = t / tilesPerImage, x0 = (t % tilesPerImage) * tileWidth
+                            let width = min(tileWidth, plane - x0)
+                            for g in 0..<a.group {
+                                for blk in 0..<blocksPerGroup {
+                                    let blockIndex = g * blocksPerGroup + blk
+                                    runTile(ConvTile(
+                                        input: xp + (b0 * c + g * cg) * plane + x0, channelStride: plane,
+                                        rowStride: 0, kernelStepX: 0, inputChannels: cg, kernelHeight: 1, kernelWidth: 1,
+                                        weights: weights + blockIndex * taps * block, bias: bias + blockIndex * block,
+                                        output: op + (b0 * m + g * mg + blk * block) * plane + x0, outputChannelStride: plane,
+                                        outputChannels: min(block, mg - blk * block), width: width, activation: activation))
+                                }
+                            }
+                        }
+                    }
+                    return
+                }
+                // General stride-1 case: per output row, copy the kh input rows each tap row reads
+                // into a zero-padded strip (so borders need no special cases in the kernels), then
+                // sweep the strip with register tiles. The strip is small enough to stay in L2.
+                let stripWidth = ow + (kw - 1) * dw
+                let stripStride = (stripWidth + 15) / 16 * 16
+                parallelRanges(n * oh, threads: threads) { range in
+                    let strip = UnsafeMutablePointer<Float>.allocate(capacity: cg * kh * stripStride)
+                    defer { strip.deallocate() }
+                    for row in range {
+                        let b0 = row / oh, oy = row % oh
+                        for g in 0..<a.group {
+                            for ic in 0..<cg {
+                                let src = xp + (b0 * c + g * cg + ic) * h * w
+                                for ky in 0..<kh {
+                                    let dst = strip + (ic * kh + ky) * stripStride
+                                    let iy = oy - pads[0] + ky * dh
+                                    guard iy >= 0 && iy < h else { dst.update(repeating: 0, count: stripWidth); continue }
+                                    let lo = min(max(pads[1], 0), stripWidth)
+                                    let firstX = lo - pads[1]   // input column at strip position lo
+                                    let hi = min(stripWidth, w - firstX + lo)
+                                    if lo > 0 { dst.update(repeating: 0, count: lo) }
+                                    if hi > lo { (dst + lo).update(from: src + iy * w + firstX, count: hi - lo) }
+                                    if stripWidth > max(hi, lo) { (dst + max(hi, lo)).update(repeating: 0, count: stripWidth - max(hi, lo)) }
+                                }
+                            }
+                            for blk in 0..<blocksPerGroup {
+                                let blockIndex = g * blocksPerGroup + blk
+                                let outBase = op + ((b0 * m + g * mg + blk * block) * oh + oy) * ow
+                                var x0 = 0
+                                while x0 < ow {
+                                    let width = min(tileWidth, ow - x0)
+                                    runTile(ConvTile(
+                                        input: strip + x0, channelStride: kh * stripStride, rowStride: stripStride,
+                                        kernelStepX: dw, inputChannels: cg, kernelHeight: kh, kernelWidth: kw,
+                                        weights: weights + blockIndex * taps * block, bias: bias + blockIndex * block,
+                                        output: outBase + x0, outputChannelStride: oh * ow,
+                                        outputChannels: min(block, mg - blk * block), width: width, activation: activation))
+                                    x0 += width
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: outputShape, floats: out)
+    }
+}
+
+/// Portable tile: one output channel at a time over a row segment; the inner loop over
+/// pixels is a plain multiply-add the compiler vectorizes for the baseline ISA.
+func conv2DTilePortable(_ t: ConvTile, block: Int) {
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: t.width) { acc in
+        let accp = acc.baseAddress!
+        for o in 0..<t.outputChannels {
+            for x in 0..<t.width { accp[x] = t.bias[o] }
+            var wi = o
+            for ic in 0..<t.inputChannels {
+                for ky in 0..<t.kernelHeight {
+                    for kx in 0..<t.kernelWidth {
+                        let wv = t.weights[wi]
+                        wi += block
+                        let src = t.input + ic * t.channelStride + ky * t.rowStride + kx * t.kernelStepX
+                        for x in 0..<t.width { accp[x] += wv * src[x] }
+                    }
+                }
+            }
+            let dst = t.output + o * t.outputChannelStride
+            if t.activation.enabled {
+                for x in 0..<t.width { dst[x] = t.activation.apply(accp[x]) }
+            } else {
+                for x in 0..<t.width { dst[x] = accp[x] }
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import SRGraph
+
+/// Vectorizable loops for the elementwise ops and DepthToSpace on the shapes SR nets use
+/// (same shape, scalar operand, per-channel operand). Anything else returns nil and the engine
+/// uses the reference kernel. The closures are inlined into tight loops over raw pointers,
+/// which the compiler vectorizes.
+
+@inline(__always)
+private func makeFloats(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+    [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        body(buffer.baseAddress!)
+        initialized = count
+    }
+}
+
+@inline(__always)
+private func chunked(_ count: Int, threads: Int, _ body: (Int, Int) -> Void) {
+    if count < parallelElementThreshold || threads == 1 { body(0, count); return }
+    parallelRanges(count, threads: threads) { r in body(r.lowerBound, r.upperBound) }
+}
+
+func unaryFast(_ op: Op, _ x: Tensor, threads: Int) -> Tensor? {
+    let n = x.count
+    let out = x.floats.withUnsafeBufferPointer { xb -> [Float]? in
+        let src = xb.baseAddress!
+        switch op {
+        case .relu:
+            return makeFloats(n) { dst in chunked(n, threads: threads) { lo, hi in
+                for i in lo..<hi { let v = src[i]; dst[i] = v < 0 ? 0 : v } } }
+        case .leakyRelu(let alpha):
+            return makeFloats(n) { dst in chunked(n, threads: threads) { lo, hi in
+                for i in lo..<hi { let v = src[i]; dst[i] = v < 0 ? alpha * v : v } } }
+        case .clip(let a, let b):
+            return makeFloats(n) { dst in chunked(n, threads: threads) { lo, hi in
+                for i in lo..<hi { let v = src[i]; dst[i] = v < a ? a : (v > b ? b : v) } } }
+        default: return nil
+        }
+    }
+    return out.map { Tensor(shape: x.shape, floats: $0) }
+}
+
+@inline(__always)
+private func binaryLoops(_ a: UnsafePointer<Float>, _ aStep: Int, _ b: UnsafePointer<Float>, _ bStep: Int,
+                         _ dst: UnsafeMutablePointer<Float>, _ count: Int, _ op: Op) {
+    // aStep/bStep are 1 (a vector) or 0 (a scalar repeated); specialised loops per case keep
+    // the compiler's vectorizer on the contiguous path.
+    switch (op, aStep, bStep) {
+    case (.add, 1, 1): for i in 0..<count { dst[i] = a[i] + b[i] }
+    case (.add, 1, 0): let s = b[0]; for i in 0..<count { dst[i] = a[i] + s }
+    case (.add, 0, 1): let s = a[0]; for i in 0..<count { dst[i] = s + b[i] }
+    case (.sub, 1, 1): for i in 0..<count { dst[i] = a[i] - b[i] }
+    case (.sub, 1, 0): let s = b[0]; for i in 0..<count { dst[i] = a[i] - s }
+    case (.sub, 0, 1): let s = a[0]; for i in 0..<count { dst[i] = s - b[i] }
+    case (.mul, 1, 1): for i in 0..<count { dst[i] = a[i] * b[i] }
+    case (.mul, 1, 0): let s = b[0]; for i in 0..<count { dst[i] = a[i] * s }
+    case (.mul, 0, 1): let s = a[0]; for i in 0..<count { dst[i] = s * b[i] }
+    case (.div, 1, 1): for i in 0..<count { dst[i] = a[i] / b[i] }
+    case (.div, 1, 0): let s = b[0]; for i in 0..<count { dst[i] = a[i] / s }
+    case (.div, 0, 1): let s = a[0]; for i in 0..<count { dst[i] = s / b[i] }
+    default:
+        let f = binaryFunction(op)
+        for i in 0..<count { dst[i] = f(a[i * aStep], b[i * bStep]) }
+    }
+}
+
+/// How an operand maps onto the output: whole (same shape), one value, or one value per
+/// leading index with the remaining `inner` elements sharing it (e.g. [1,C,1,1] vs [N,C,H,W]).
+private enum Operand { case full, scalar, perOuter(inner: Int) }
+
+private func classify(_ s: [Int], _ out: [Int]) -> Operand? {
+    if s == out { return .full }
+    if s.reduce(1, *) == 1 { return .scalar }
+    // Right-align, then: matching leading dims followed only by ones.
+    let padded = [Int](repeating: 1, count: out.count - s.count) + s
+    guard let lastReal = padded.lastIndex(where: { $0 != 1 }) else { return .scalar }
+    for i in 0...lastReal where padded[i] != out[i] { return nil }
+    return .perOuter(inner: out[(lastReal + 1)...].reduce(1, *))
+}
+
+func binaryFast(_ op: Op, _ a: Tensor, _ b: Tensor, outputShape: [Int], threads: Int) -> Tensor? {
+    guard a.dtype == .float32, b.dtype == .float32,
+          let ca = classify(a.shape, outputShape), let cb = classify(b.shape, outputShape) else { return nil }
+    let n = outputShape.reduce(1, *)
+    let out: [Float] = a.floats.withUnsafeBufferPointer { ab in b.floats.withUnsafeBufferPointer { bb in
+        let ap = ab.baseAddress!, bp = bb.baseAddress!
+        return makeFloats(n) { dst in
+            switch (ca, cb) {
+            case (.full, .full), (.full, .scalar), (.scalar, .full), (.scalar, .scalar):
+                let aStep = { if case .full = ca { return 1 } else { return 0 } }()
+                let bStep = { if case .full = cb { return 1 } else { return 0 } }()
+                chunked(n, threads: threads) { lo, hi in
+                    binaryLoops(ap + lo * aStep, aStep, bp + lo * bStep, bStep, dst + lo, hi - lo, op)
+                }
+            case (.full, .perOuter(let inner)):
+                parallelRanges(n / inner, threads: n < parallelElementThreshold ? 1 : threads) { r in
+                    for o in r { binaryLoops(ap + o * inner, 1, bp + o, 0, dst + o * inner, inner, op) }
+                }
+            case (.perOuter(let inner), .full):
+                parallelRanges(n / inner, threads: n < parallelElementThreshold ? 1 : threads) { r in
+                    for o in r { binaryLoops(ap + o, 0, bp + o * inner, 1, dst + o * inner, inner, op) }
+                }
+            default:
+                // Both operands broadcast: rare; plain per-element path through full index math.
+                let r = broadcastBinaryReference(a, b, outputShape: outputShape, binaryFunction(op))
+                r.floats.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: n) }
+            }
+        }
+    } }
+    return Tensor(shape: outputShape, floats: out)
+}
+
+/// DepthToSpace as row copies: each output row (c, y*b+i) interleaves b input rows.
+func depthToSpaceFast(_ x: Tensor, blockSize bs: Int, mode: DepthToSpaceMode, threads: Int) -> Tensor {
+    let n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3]
+    let c = cin / (bs * bs), ow = w * bs
+    let out = x.floats.withUnsafeBufferPointer { xb in
+        makeFloats(x.count) { dst in
+            let src = xb.baseAddress!
+            parallelRanges(n * c * h, threads: x.count < parallelElementThreshold ? 1 : threads) { r in
+                for row in r {
+                    let b0 = row / (c * h), oc = (row / h) % c, y = row % h
+                    for i in 0..<bs {
+                        let orow = dst + ((b0 * c + oc) * h * bs + y * bs + i) * ow
+                        for j in 0..<bs {
+                            let ic = mode == .dcr ? (i * bs + j) * c + oc : oc * bs * bs + i * bs + j
+                            let irow = src + ((b0 * cin + ic) * h + y) * w
+                            for xi in 0..<w { orow[xi * bs + j] = irow[xi] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return Tensor(shape: [n, c, h * bs, w * bs], floats: out)
+}

@@ -1,1 +1,0 @@
-// module FloatKernelsX86: under construction
