@@ -6,7 +6,7 @@
 //   SRImage                      PNG codec, MATLAB bicubic, PSNR/SSIM
 //   SRGraph                      the IR: ops, tensors, symbolic shapes, the text dump
 //   ONNXImport                   ONNX protobuf -> SRGraph
-//   FloatKernelsX86              AVX2/AVX-512 float kernels (compiled with ISA flags, called only after a CPU check)
+//   FloatKernels{Common,AVX2,AVX512}  SIMD float kernels, one module per ISA (called only after a CPU check)
 //   FloatEngine                  runs an SRGraph in fp32 (reference + dispatch to SIMD kernels)
 //   SRCommands                   the srcc/srvm commands (a library, so tests call them directly)
 //   srcc, srvm                   thin executables
@@ -32,11 +32,16 @@ let package = Package(
         .target(name: "SRImage", dependencies: ["CZlib"]),
         .target(name: "SRGraph"),
         .target(name: "ONNXImport", dependencies: ["ONNXProtoC", "CProtobufC", "SRGraph"]),
-        .target(name: "FloatKernelsX86",
-                swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma",
-                                              "-Xcc", "-mavx512f", "-Xcc", "-mavx512bw",
-                                              "-Xcc", "-mavx512vl", "-Xcc", "-mf16c"])]),
-        .target(name: "FloatEngine", dependencies: ["SRGraph", "FloatKernelsX86"]),
+        // SIMD kernels: each ISA in its own module compiled for exactly that ISA, so LLVM cannot
+        // slip newer instructions into an older ISA's code; the engine calls one only after
+        // checking the CPU.
+        .target(name: "FloatKernelsCommon"),
+        .target(name: "FloatKernelsAVX2", dependencies: ["FloatKernelsCommon"],
+                swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]),
+        .target(name: "FloatKernelsAVX512", dependencies: ["FloatKernelsCommon"],
+                swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mavx512f",
+                                              "-Xcc", "-mavx512bw", "-Xcc", "-mavx512vl"])]),
+        .target(name: "FloatEngine", dependencies: ["SRGraph", "FloatKernelsCommon", "FloatKernelsAVX2", "FloatKernelsAVX512"]),
         .target(name: "SRCommands", dependencies: [
             "SRImage", "SRGraph", "ONNXImport", "FloatEngine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -46,7 +51,7 @@ let package = Package(
         .testTarget(name: "SRImageTests", dependencies: ["SRImage"]),
         .testTarget(name: "SRGraphTests", dependencies: ["SRGraph"]),
         .testTarget(name: "ONNXImportTests", dependencies: ["ONNXImport", "SRGraph", "FloatEngine"]),
-        .testTarget(name: "FloatEngineTests", dependencies: ["FloatEngine", "SRGraph", "FloatKernelsX86"]),
+        .testTarget(name: "FloatEngineTests", dependencies: ["FloatEngine", "SRGraph", "FloatKernelsCommon"]),
         .testTarget(name: "SRCommandsTests", dependencies: ["SRCommands", "SRImage", "ONNXImport", "FloatEngine", "SRGraph"]),
     ]
 )

@@ -31,14 +31,10 @@ enum CPUFeatures {
         #endif
     }()
 
-    static var hasAVX512: Bool { flags.contains("avx512f") }
-    /// The AVX2 kernels live in FloatKernelsX86, which is compiled with the AVX-512 flags too, and
-    /// LLVM does use them there (maskload/maskstore become EVEX `vmovups ymm{k1}`, lane masks
-    /// `vpcmpgtd -> k1`). So until they get a module built with only -mavx2 -mfma, they are safe
-    /// only on CPUs that also have AVX-512F/BW/VL; elsewhere `.best` falls back to portable.
-    static var hasAVX2: Bool {
-        ["avx2", "fma", "avx512f", "avx512bw", "avx512vl"].allSatisfy(flags.contains)
-    }
+    /// FloatKernelsAVX512 is compiled with -mavx512f/bw/vl and FMA: all must be present.
+    static var hasAVX512: Bool { ["avx512f", "avx512bw", "avx512vl", "fma"].allSatisfy(flags.contains) }
+    /// FloatKernelsAVX2 is compiled with only -mavx2 -mfma, so it runs on any AVX2+FMA CPU.
+    static var hasAVX2: Bool { ["avx2", "fma"].allSatisfy(flags.contains) }
 
     static func isa(for choice: KernelChoice) throws -> ConvISA? {
         switch choice {
@@ -46,10 +42,10 @@ enum CPUFeatures {
         case .portable: return .portable
         case .best: return hasAVX512 ? .avx512 : (hasAVX2 ? .avx2 : .portable)
         case .avx2:
-            guard hasAVX2 else { throw GraphError("kernels .avx2 requested but this CPU lacks AVX2/FMA (or the AVX-512 the kernels' module is compiled for)") }
+            guard hasAVX2 else { throw GraphError("kernels .avx2 requested but this CPU lacks AVX2/FMA") }
             return .avx2
         case .avx512:
-            guard hasAVX512 else { throw GraphError("kernels .avx512 requested but this CPU lacks AVX-512F") }
+            guard hasAVX512 else { throw GraphError("kernels .avx512 requested but this CPU lacks AVX-512F/BW/VL") }
             return .avx512
         }
     }

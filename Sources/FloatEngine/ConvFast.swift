@@ -1,6 +1,8 @@
 import Foundation
 import SRGraph
-import FloatKernelsX86
+import FloatKernelsCommon
+import FloatKernelsAVX2
+import FloatKernelsAVX512
 
 /// A conv prepared for the fast kernels: weights packed once at `init` into the layout the
 /// register tiles read ([group][output block][input channel][ky][kx][block lane], zero-padded

@@ -33,7 +33,7 @@ func unaryFast(_ op: Op, _ x: Tensor, threads: Int) -> Tensor? {
                 for i in lo..<hi { let v = src[i]; dst[i] = v < 0 ? alpha * v : v } } }
         case .clip(let a, let b):
             return makeFloats(n) { dst in chunked(n, threads: threads) { lo, hi in
-                for i in lo..<hi { let v = src[i]; dst[i] = v < a ? a : (v > b ? b : v) } } }
+                for i in lo..<hi { let v = src[i]; dst[i] = v.isNaN ? v : Swift.min(Swift.max(v, a), b) } } }
         default: return nil
         }
     }

@@ -1,6 +1,8 @@
 import Foundation
 import SRGraph
-import FloatKernelsX86
+import FloatKernelsCommon
+import FloatKernelsAVX2
+import FloatKernelsAVX512
 
 /// Runs a `Graph` in fp32. `init` validates the graph, plans fusions and packs conv weights;
 /// `run` binds the symbolic sizes from the actual inputs, computes every shape with the IR's
@@ -24,7 +26,8 @@ public final class FloatEngine {
     public init(graph: Graph, threads: Int? = nil, kernels: KernelChoice = .best) throws {
         var checked = graph
         try checked.inferShapes()   // validates every node statically (names the failing node)
-        guard !graph.inputs.isEmpty, !graph.outputs.isEmpty else { throw GraphError("graph '\(graph.name)' has no inputs or outputs") }
+        // A graph without inputs is legal (its outputs are constants); one without outputs is not.
+        guard !graph.outputs.isEmpty else { throw GraphError("graph '\(graph.name)' has no outputs") }
         self.graph = checked
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.kernels = kernels

@@ -7,7 +7,8 @@ func unaryReference(_ op: Op, _ x: Tensor) -> Tensor {
     switch op {
     case .relu: f = { $0 < 0 ? 0 : $0 }
     case .leakyRelu(let alpha): f = { $0 < 0 ? alpha * $0 : $0 }
-    case .clip(let lo, let hi): f = { $0 < lo ? lo : ($0 > hi ? hi : $0) }
+    // min(max(x, lo), hi): when lo > hi every value becomes hi, as ONNX specifies.
+    case .clip(let lo, let hi): f = { v in v.isNaN ? v : Swift.min(Swift.max(v, lo), hi) }
     case .sigmoid:
         // Two forms so exp never overflows.
         f = { v in v >= 0 ? 1 / (1 + Foundation.exp(-v)) : Foundation.exp(v) / (1 + Foundation.exp(v)) }

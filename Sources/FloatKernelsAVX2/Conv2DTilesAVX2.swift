@@ -2,6 +2,7 @@
 // mechanically expanded from one template, so every shape has the same structure.
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
+import FloatKernelsCommon
 
 /// 6 output channels x 1 vectors of 8 pixels; the last vector is masked to `tile.width`.
 public func conv2DTileAVX2_OC6xV1(_ tile: ConvTile) {
