@@ -23,6 +23,23 @@ final class EngineVersusORTTests: XCTestCase {
         try compare(model: model, png: png, convention: ModelConvention(), label: "cubic_x2")
     }
 
+    /// The self-built RDN (scripts/make_rdn.py; no published RDN weights are available) imports
+    /// and runs like ONNX Runtime, at every scale and with the old exporters' pixel shuffle.
+    func testRDNMatchesORT() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rdn-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let png = SharedData.packageRoot.appendingPathComponent("samples/pattern.png").path
+        for (scale, old) in [(2, false), (3, true), (4, false), (4, true)] {
+            let model = dir.appendingPathComponent("rdn_x\(scale)\(old ? "_old" : "").onnx").path
+            try PythonTool.run("make_rdn.py", ["--scale", "\(scale)", "-o", model] + (old ? ["--old-pixel-shuffle"] : []))
+            let graph = try loadGraph(path: model)
+            XCTAssertEqual(try upscaleFactor(of: graph), scale)
+            XCTAssertEqual(graph.nodes.filter { $0.op.name == "DepthToSpace" }.count, scale == 4 ? 2 : 1)
+            try compare(model: model, png: png, convention: ModelConvention(), label: "rdn x\(scale)\(old ? " old pixel shuffle" : "")")
+        }
+    }
+
     func compare(model: String, png: String, convention: ModelConvention, label: String) throws {
         let graph = try loadGraph(path: model)
         let engine = try FloatEngine(graph: graph)
