@@ -8,6 +8,10 @@
 //   ONNXImport                   ONNX protobuf -> SRGraph
 //   FloatKernels{Common,AVX2,AVX512}  SIMD float kernels, one module per ISA (called only after a CPU check)
 //   FloatEngine                  runs an SRGraph in fp32 (reference + dispatch to SIMD kernels)
+//   FixedPoint                   the fixed-point arithmetic of SPEC.md §5.2 (requantization, rounding)
+//   QSRFormat                    the integer instruction set and the .qsr file (write, read, validate)
+//   SRQuant                      the quantizer's passes (calibration, ODM, lowering) and its simulation
+//   SRVM                         srvm's integer kernels and interpreter
 //   SRCommands                   the srcc/srvm commands (a library, so tests call them directly)
 //   srcc, srvm                   thin executables
 import PackageDescription
@@ -42,8 +46,12 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mavx512f",
                                               "-Xcc", "-mavx512bw", "-Xcc", "-mavx512vl"])]),
         .target(name: "FloatEngine", dependencies: ["SRGraph", "FloatKernelsCommon", "FloatKernelsAVX2", "FloatKernelsAVX512"]),
+        .target(name: "FixedPoint", linkerSettings: [.linkedLibrary("m")]),
+        .target(name: "QSRFormat", dependencies: ["FixedPoint", "SRImage"]),
+        .target(name: "SRVM", dependencies: ["QSRFormat", "FixedPoint", "SRImage"]),
+        .target(name: "SRQuant", dependencies: ["SRGraph", "FloatEngine", "FixedPoint", "QSRFormat"]),
         .target(name: "SRCommands", dependencies: [
-            "SRImage", "SRGraph", "ONNXImport", "FloatEngine",
+            "SRImage", "SRGraph", "ONNXImport", "FloatEngine", "FixedPoint", "QSRFormat", "SRVM", "SRQuant",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "srcc", dependencies: ["SRCommands"]),
@@ -52,6 +60,10 @@ let package = Package(
         .testTarget(name: "SRGraphTests", dependencies: ["SRGraph"]),
         .testTarget(name: "ONNXImportTests", dependencies: ["ONNXImport", "SRGraph", "FloatEngine"]),
         .testTarget(name: "FloatEngineTests", dependencies: ["FloatEngine", "SRGraph", "FloatKernelsCommon"]),
+        .testTarget(name: "FixedPointTests", dependencies: ["FixedPoint"]),
+        .testTarget(name: "QSRFormatTests", dependencies: ["QSRFormat", "FixedPoint"]),
+        .testTarget(name: "SRVMTests", dependencies: ["SRVM", "QSRFormat", "FixedPoint", "SRImage"]),
+        .testTarget(name: "SRQuantTests", dependencies: ["SRQuant", "SRGraph", "FloatEngine", "FixedPoint", "QSRFormat", "SRVM", "ONNXImport", "SRImage"]),
         .testTarget(name: "SRCommandsTests", dependencies: ["SRCommands", "SRImage", "ONNXImport", "FloatEngine", "SRGraph"]),
     ]
 )

@@ -1,0 +1,1 @@
+// quantizer passes: under construction

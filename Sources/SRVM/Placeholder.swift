@@ -1,0 +1,1 @@
+// srvm kernels: under construction
