@@ -70,7 +70,7 @@ final class PreparedConv: @unchecked Sendable {
         }
     }
 
-    func run(_ x: Tensor, outputShape: [Int], threads: Int) -> Tensor {
+    func run(_ x: Tensor, outputShape: [Int], threads: Int, pool: BufferPool? = nil) -> Tensor {
         let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
         let oh = outputShape[2], ow = outputShape[3]
         let a = attributes
@@ -79,7 +79,8 @@ final class PreparedConv: @unchecked Sendable {
         let taps = groupInputChannels * kernelHeight * kernelWidth
         let cg = groupInputChannels, mg = groupOutputChannels, m = outputChannels
         let kh = kernelHeight, kw = kernelWidth, dh = a.dilations[0], dw = a.dilations[1]
-        var out = [Float](unsafeUninitializedCapacity: n * m * oh * ow) { _, count in count = n * m * oh * ow }
+        var out = pool?.take(n * m * oh * ow)
+            ?? [Float](unsafeUninitializedCapacity: n * m * oh * ow) { _, count in count = n * m * oh * ow }
         x.floats.withUnsafeBufferPointer { xb in
             out.withUnsafeMutableBufferPointer { ob in
                 let xp = xb.baseAddress!, op = ob.baseAddress!

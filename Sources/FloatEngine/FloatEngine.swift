@@ -91,6 +91,14 @@ public final class FloatEngine {
         let shapes = try concreteShapes(inputs)
         var values: [String: Tensor] = [:]
         for info in graph.inputs { values[info.name] = inputs[info.name] }
+        // Fast kernels recycle the buffers of freed intermediates (the caller's inputs are
+        // never recycled: the caller still holds them).
+        var lastProducer: [Int: Int] = [:]
+        for (index, step) in steps.enumerated() {
+            for name in step.outputs where !name.isEmpty { lastProducer[shapes[name]?.reduce(1, *) ?? 0] = index }
+        }
+        let pool: BufferPool? = isa != nil ? BufferPool(lastProducer: lastProducer) : nil
+        let inputNames = Set(graph.inputs.map(\.name))
         func value(_ name: String) -> Tensor? { values[name] ?? graph.initializers[name] }
 
         for (index, step) in steps.enumerated() {
@@ -102,12 +110,15 @@ public final class FloatEngine {
             let outShapes = node.outputs.map { shapes[$0] ?? [] }
             let results: [Tensor]
             if let conv = step.conv {
-                results = [conv.run(ins[0]!, outputShape: outShapes[0], threads: threads)]
+                results = [conv.run(ins[0]!, outputShape: outShapes[0], threads: threads, pool: pool)]
             } else {
-                results = try execute(node, ins, outShapes)
+                results = try execute(node, ins, outShapes, pool: pool)
             }
             for (name, t) in zip(step.outputs, results) where !name.isEmpty { values[name] = t }
-            for name in releaseAfter[index] { values[name] = nil }
+            for name in releaseAfter[index] {
+                guard let t = values.removeValue(forKey: name) else { continue }
+                if let pool, t.dtype == .float32, !inputNames.contains(name) { pool.give(t.floats, after: index) }
+            }
         }
         var out: [String: Tensor] = [:]
         for o in graph.outputs {
@@ -157,7 +168,7 @@ public final class FloatEngine {
     }
 
     /// Runs one node with the reference kernels, or the fast elementwise paths when allowed.
-    private func execute(_ node: Node, _ ins: [Tensor?], _ outShapes: [[Int]]) throws -> [Tensor] {
+    private func execute(_ node: Node, _ ins: [Tensor?], _ outShapes: [[Int]], pool: BufferPool?) throws -> [Tensor] {
         let fast = isa != nil
         let x = ins[0]!
         if x.dtype != .float32 {
@@ -172,13 +183,13 @@ public final class FloatEngine {
             let b = ins.count > 2 ? ins[2] : nil
             return [conv2DReference(x, weight: w, bias: b, a, outputShape: outShapes[0])]
         case .relu, .leakyRelu, .clip, .sigmoid, .sqrt:
-            if fast, let r = unaryFast(node.op, x, threads: threads) { return [r] }
+            if fast, let r = unaryFast(node.op, x, threads: threads, pool: pool) { return [r] }
             return [unaryReference(node.op, x)]
         case .prelu:
             return [preluReference(x, slope: ins[1]!)]
         case .add, .sub, .mul, .div, .pow:
             let b = ins[1]!
-            if fast, let r = binaryFast(node.op, x, b, outputShape: outShapes[0], threads: threads) { return [r] }
+            if fast, let r = binaryFast(node.op, x, b, outputShape: outShapes[0], threads: threads, pool: pool) { return [r] }
             return [broadcastBinaryReference(x, b, outputShape: outShapes[0], binaryFunction(node.op))]
         case .identity:
             return [x]
@@ -186,14 +197,20 @@ public final class FloatEngine {
             return [reshapeReference(x, to: outShapes[0])]
         case .concat(let axis):
             let r = outShapes[0].count
+            if fast, ins.allSatisfy({ $0!.dtype == .float32 }) {
+                return [concatFast(ins.map { $0! }, axis: axis < 0 ? axis + r : axis, outputShape: outShapes[0],
+                                   threads: threads, pool: pool)]
+            }
             return [concatReference(ins.map { $0! }, axis: axis < 0 ? axis + r : axis, outputShape: outShapes[0])]
         case .split(let axis, _):
             let r = x.shape.count
+            if fast { return splitFast(x, axis: axis < 0 ? axis + r : axis, outputShapes: outShapes, threads: threads, pool: pool) }
             return splitReference(x, axis: axis < 0 ? axis + r : axis, outputShapes: outShapes)
         case .depthToSpace(let b, let mode):
-            if fast { return [depthToSpaceFast(x, blockSize: b, mode: mode, threads: threads)] }
+            if fast { return [depthToSpaceFast(x, blockSize: b, mode: mode, threads: threads, pool: pool)] }
             return [depthToSpaceReference(x, blockSize: b, mode: mode)]
         case .reduceMean(let axes, _):
+            if fast, let r = reduceMeanFast(x, axes: axes, outputShape: outShapes[0], threads: threads) { return [r] }
             return [reduceMeanReference(x, axes: axes, outputShape: outShapes[0])]
         case .transpose(let perm):
             return [transposeReference(x, perm: perm)]
