@@ -17,6 +17,8 @@ final class PreparedConv: @unchecked Sendable {
     let weights: UnsafeMutablePointer<Float>
     let bias: UnsafeMutablePointer<Float>
     var activation: FusedActivation = .none
+    /// Border value per input channel (nil: zero padding).
+    let padValues: [Float]?
 
     /// The fast kernels cover stride 1 (any padding, dilation, groups, kernel size).
     static func supports(_ a: Conv2DAttributes) -> Bool { a.strides == [1, 1] }
@@ -24,6 +26,13 @@ final class PreparedConv: @unchecked Sendable {
     init(weight w: Tensor, bias b: Tensor?, attributes a: Conv2DAttributes, isa: ConvISA) {
         attributes = a
         self.isa = isa
+        padValues = a.padValues
+        switch a.activation {
+        case .relu?: activation = .relu
+        case .leakyRelu(let alpha)?: activation = .leakyRelu(alpha)
+        case .clip(let lo, let hi)?: activation = .clip(lo, hi)
+        case nil: activation = .none
+        }
         switch isa {
         #if arch(x86_64)
         case .avx512: shape = conv2DShapeAVX512
@@ -123,13 +132,14 @@ final class PreparedConv: @unchecked Sendable {
                                 for ky in 0..<kh {
                                     let dst = strip + (ic * kh + ky) * stripStride
                                     let iy = oy - pads[0] + ky * dh
-                                    guard iy >= 0 && iy < h else { dst.update(repeating: 0, count: stripWidth); continue }
+                                    let fill = padValues?[g * cg + ic] ?? 0
+                                    guard iy >= 0 && iy < h else { dst.update(repeating: fill, count: stripWidth); continue }
                                     let lo = min(max(pads[1], 0), stripWidth)
                                     let firstX = lo - pads[1]   // input column at strip position lo
                                     let hi = min(stripWidth, w - firstX + lo)
-                                    if lo > 0 { dst.update(repeating: 0, count: lo) }
+                                    if lo > 0 { dst.update(repeating: fill, count: lo) }
                                     if hi > lo { (dst + lo).update(from: src + iy * w + firstX, count: hi - lo) }
-                                    if stripWidth > max(hi, lo) { (dst + max(hi, lo)).update(repeating: 0, count: stripWidth - max(hi, lo)) }
+                                    if stripWidth > max(hi, lo) { (dst + max(hi, lo)).update(repeating: fill, count: stripWidth - max(hi, lo)) }
                                 }
                             }
                             for blk in 0..<blocksPerGroup {

@@ -160,3 +160,14 @@ func powFast(_ a: Tensor, _ b: Tensor, outputShape: [Int], threads: Int, pool: B
     }
     return Tensor(shape: outputShape, floats: out)
 }
+
+/// FakeQuantize on a whole tensor, threaded; same formula as `FakeQuant.apply` (the reference).
+func fakeQuantizeFast(_ q: FakeQuant, _ x: Tensor, threads: Int, pool: BufferPool?) -> Tensor {
+    let n = x.count
+    let out = x.floats.withUnsafeBufferPointer { xb -> [Float] in
+        let src = xb.baseAddress!
+        return makeFloats(n, pool: pool) { dst in chunked(n, threads: threads) { lo, hi in
+            for i in lo..<hi { dst[i] = q.apply(src[i]) } } }
+    }
+    return Tensor(shape: x.shape, floats: out)
+}

@@ -50,7 +50,7 @@ public final class FloatEngine {
                     // Fuse the activation when it is the conv output's only reader (and the
                     // conv output itself is not a graph output).
                     let out = node.outputs[0]
-                    if readers[out] == 1, !outputNames.contains(out),
+                    if a.activation == nil, readers[out] == 1, !outputNames.contains(out),
                        let next = graph.nodes.indices.dropFirst(index + 1).first(where: { graph.nodes[$0].inputs.contains(out) }) {
                         let fused: FusedActivation?
                         switch graph.nodes[next].op {
@@ -187,6 +187,9 @@ public final class FloatEngine {
             return [unaryReference(node.op, x)]
         case .prelu:
             return [preluReference(x, slope: ins[1]!)]
+        case .fakeQuantize(let q):
+            if fast { return [fakeQuantizeFast(q, x, threads: threads, pool: pool)] }
+            return [Tensor(shape: x.shape, floats: x.floats.map(q.apply))]
         case .add, .sub, .mul, .div, .pow:
             let b = ins[1]!
             if fast, let r = binaryFast(node.op, x, b, outputShape: outShapes[0], threads: threads, pool: pool) { return [r] }

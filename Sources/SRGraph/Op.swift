@@ -29,6 +29,8 @@ public enum Op: Hashable, Sendable {
     case transpose(perm: [Int])
     /// Nearest-neighbour resize by per-axis scale factors (output = floor(in * scale)).
     case resizeNearest(ResizeNearestAttributes)
+    /// Q(x) of SPEC.md §5.1: the quantizer's marker of an integer grid, simulated in float.
+    case fakeQuantize(FakeQuant)
 
     /// The op's name in dumps and errors (ONNX's spelling, so dumps of ONNX and compiled files line up).
     public var name: String {
@@ -53,6 +55,7 @@ public enum Op: Hashable, Sendable {
         case .reshape: return "Reshape"
         case .transpose: return "Transpose"
         case .resizeNearest: return "Resize"
+        case .fakeQuantize: return "FakeQuantize"
         }
     }
 
@@ -63,6 +66,9 @@ public enum Op: Hashable, Sendable {
         case .conv(let a):
             var s = "kernel=\(list(a.kernel)) strides=\(list(a.strides)) dilations=\(list(a.dilations)) group=\(a.group)"
             s += a.autoPad == .notSet ? " pads=\(list(a.pads))" : " auto_pad=\(a.autoPad.rawValue)"
+            if let act = a.activation { s += " activation=\(act.text)" }
+            if let p = a.padValues { s += " pad_values=\(list(p.map(formatFloat)))" }
+            if let q = a.weightQuantization { s += " " + q.text }
             return s
         case .leakyRelu(let alpha): return "alpha=\(formatFloat(alpha))"
         case .clip(let lo, let hi): return "min=\(formatFloat(lo)) max=\(formatFloat(hi))"
@@ -74,6 +80,7 @@ public enum Op: Hashable, Sendable {
         case .transpose(let perm): return "perm=\(list(perm))"
         case .resizeNearest(let a):
             return "scales=\(list(a.scales.map(formatFloat))) coordinate_transformation_mode=\(a.coordinateTransformation.rawValue) nearest_mode=\(a.nearestMode.rawValue)"
+        case .fakeQuantize(let q): return "bits=\(q.bits) signed=\(q.signed ? 1 : 0) alpha=\(formatFloat(q.alpha))"
         case .relu, .prelu, .sigmoid, .sqrt, .add, .sub, .mul, .div, .pow, .identity: return ""
         }
     }
@@ -86,11 +93,21 @@ public struct Conv2DAttributes: Hashable, Sendable {
     public var dilations: [Int]   // [dh, dw]
     public var group: Int
     public var autoPad: AutoPad
+    /// Activation applied to the result (set by canonicalization's conv+activation fusion).
+    public var activation: ConvActivation?
+    /// Value of the padding per input channel (nil: zeros). Canonicalization sets it when it
+    /// folds an input normalisation (x - mean) / d into the conv, so borders stay exact.
+    public var padValues: [Float]?
+    /// How the weights were quantized (set by quantize-weights; the weights are then fake-quantized).
+    public var weightQuantization: WeightQuantization?
 
     public init(kernel: [Int], strides: [Int] = [1, 1], pads: [Int] = [0, 0, 0, 0],
-                dilations: [Int] = [1, 1], group: Int = 1, autoPad: AutoPad = .notSet) {
+                dilations: [Int] = [1, 1], group: Int = 1, autoPad: AutoPad = .notSet,
+                activation: ConvActivation? = nil, padValues: [Float]? = nil,
+                weightQuantization: WeightQuantization? = nil) {
         self.kernel = kernel; self.strides = strides; self.pads = pads
         self.dilations = dilations; self.group = group; self.autoPad = autoPad
+        self.activation = activation; self.padValues = padValues; self.weightQuantization = weightQuantization
     }
 
     /// Pads [top, left, bottom, right] for a concrete input size (resolves SAME_UPPER/LOWER).

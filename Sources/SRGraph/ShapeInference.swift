@@ -26,6 +26,9 @@ extension Op {
                 throw GraphError(node, "input has \(c) channels but weight expects \(cg) x group \(a.group)")
             }
             guard a.group >= 1, m % a.group == 0 else { throw GraphError(node, "output channels \(m) not divisible by group \(a.group)") }
+            if let p = a.padValues, let c = x[1].value, p.count != c {
+                throw GraphError(node, "\(p.count) pad values for \(c) input channels")
+            }
             if inputs.count > 2, let b = inputs[2] {
                 guard b.count == 1, b[0].value == m else { throw GraphError(node, "bias shape \(b.text) does not match \(m) output channels") }
             }
@@ -40,7 +43,7 @@ extension Op {
                 if let v = out.last!.value, v <= 0 { throw GraphError(node, "output size \(v) <= 0") }
             }
             return [out]
-        case .relu, .leakyRelu, .clip, .sigmoid, .sqrt, .identity:
+        case .relu, .leakyRelu, .clip, .sigmoid, .sqrt, .identity, .fakeQuantize:
             return [try input(0)]
         case .prelu:
             return [try input(0)]

@@ -42,3 +42,16 @@ final class TextDumpTests: XCTestCase {
         XCTAssertEqual(TextDump.render(try graph(weightOrder: ["w", "z", "a"])), TextDump.render(try graph(weightOrder: ["a", "z", "w"])))
     }
 }
+
+final class QuantizationDumpTests: XCTestCase {
+    func testQuantizationAttributesAreDumped() throws {
+        let a = Conv2DAttributes(kernel: [3, 3], pads: [1, 1, 1, 1], activation: .leakyRelu(alpha: 0.05), padValues: [114.5, 0, 1],
+                                 weightQuantization: WeightQuantization(bits: 4, scales: [0.25], gamma: 0.8, statistic: 0.3125))
+        XCTAssertEqual(Op.conv(a).attributeText,
+                       "kernel=[3,3] strides=[1,1] dilations=[1,1] group=1 pads=[1,1,1,1] activation=leaky_relu(0.05) pad_values=[114.5,0,1] wbits=4 wscale=0.25 gamma=0.8 p99=0.3125")
+        XCTAssertEqual(Op.fakeQuantize(FakeQuant(bits: 4, signed: false, alpha: 1.5)).attributeText, "bits=4 signed=0 alpha=1.5")
+        XCTAssertEqual(FakeQuant(bits: 4, signed: true, alpha: 7).scale, 1)
+        XCTAssertEqual(FakeQuant(bits: 4, signed: false, alpha: 15).scale, 1)
+        XCTAssertEqual(FakeQuant(bits: 8, signed: true, alpha: 1).qmin, -127)
+    }
+}

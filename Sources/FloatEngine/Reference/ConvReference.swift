@@ -19,19 +19,23 @@ func conv2DReference(_ x: Tensor, weight w: Tensor, bias b: Tensor?, _ a: Conv2D
                     var sum = Double(b?.floats[oc] ?? 0)
                     for icg in 0..<cg {
                         let ic = g * cg + icg
+                        // Taps outside the input read the channel's pad value (zero unless
+                        // canonicalization folded an input normalisation into this conv).
+                        let padValue = a.padValues?[ic] ?? 0
                         for ky in 0..<kh {
                             let iy = oy * a.strides[0] - pads[0] + ky * a.dilations[0]
-                            if iy < 0 || iy >= h { continue }
                             for kx in 0..<kw {
                                 let ix = ox * a.strides[1] - pads[1] + kx * a.dilations[1]
-                                if ix < 0 || ix >= wd { continue }
-                                let xv = x.floats[((b0 * c + ic) * h + iy) * wd + ix]
+                                let inside = iy >= 0 && iy < h && ix >= 0 && ix < wd
+                                if !inside && padValue == 0 { continue }
+                                let xv = inside ? x.floats[((b0 * c + ic) * h + iy) * wd + ix] : padValue
                                 let wv = w.floats[((oc * cg + icg) * kh + ky) * kw + kx]
                                 sum += Double(xv) * Double(wv)
                             }
                         }
                     }
-                    out[((b0 * m + oc) * oh + oy) * ow + ox] = Float(sum)
+                    let v = Float(sum)
+                    out[((b0 * m + oc) * oh + oy) * ow + ox] = a.activation?.apply(v) ?? v
                 }
             }
         }
