@@ -6,9 +6,14 @@ public struct SrvmCommand: ParsableCommand {
         commandName: "srvm",
         abstract: "Run compiled super-resolution programs (.qsr) with integer kernels.",
         discussion: """
-        The .qsr format and its commands (srvm run MODEL.qsr IN.png, srvm info MODEL.qsr) arrive with the quantizer (SPEC.md section 5).
+        A .qsr file is a quantized model compiled by srcc: fixed-point instructions, int4/int8 \
+        weights and their requantization parameters (SPEC.md section 5). srvm validates the \
+        whole file before using it.
 
-        To upscale with a float model today: srcc run MODEL.onnx IN.png -o OUT.png
-        """)
+        Typical use:
+          srvm info model.qsr                   # metadata, sizes, memory, compression
+          srvm run model.qsr in.png -o out.png  # upscale with the integer kernels
+        """,
+        subcommands: [SrvmRunCommand.self, SrvmInfoCommand.self])
     public init() {}
 }

@@ -1,1 +1,0 @@
-// srvm kernels: under construction

@@ -1,0 +1,131 @@
+import XCTest
+import Foundation
+import FixedPoint
+import QSRFormat
+import SRImage
+@testable import SRVM
+
+func testImage(width: Int, height: Int, seed: UInt64) -> RGBImage {
+    RGBImage(width: width, height: height, pixels: pseudoRandom(width * height * 3, 0...255, seed: seed).map { UInt8($0) })
+}
+
+/// input_pixels → conv 3→12 (int4 weights, pad values) → depth_to_space(2, DCR) → output_pixels, BGR.
+func tinyProgram(order: ModelMetadata.ChannelOrder = .bgr) -> Program {
+    let H = DimExpr(symbol: 0), W = DimExpr(symbol: 1)
+    let values = [
+        ValueDescriptor(name: "x", type: .u8, channels: 3, height: H, width: W, scale: 1 / 255, qmin: 0, qmax: 255, slot: 0),
+        ValueDescriptor(name: "phases", type: .u8, channels: 12, height: H, width: W, scale: 1 / 255, qmin: 0, qmax: 255, slot: 1),
+        ValueDescriptor(name: "y", type: .u8, channels: 3,
+                        height: DimExpr(symbol: 0, coefficient: 2), width: DimExpr(symbol: 1, coefficient: 2),
+                        scale: 1 / 255, qmin: 0, qmax: 255, slot: 0),
+    ]
+    let constants = [
+        Constant(kind: .int4, values: pseudoRandom(12 * 3 * 9, -8...7, seed: 21)),
+        Constant(kind: .int32, values: pseudoRandom(12, -500...3000, seed: 22)),
+        Constant(kind: .uint8, values: [30, 128, 250]),
+    ]
+    let instructions: [Instruction] = [
+        .inputPixels(dst: 0),
+        .conv(dst: 1, src: 0, params: ConvParameters(outputChannels: 12, inputChannels: 3, kernelHeight: 3, kernelWidth: 3,
+                                                     padTop: 1, padLeft: 1, padBottom: 1, padRight: 1),
+              weights: 0, weightBits: 4, bias: 1,
+              requant: Requantization(positive: (0..<12).map { QuantMultiplier(0.02 + 0.005 * Double($0)) }, clampMin: 0, clampMax: 255),
+              padValues: 2),
+        .depthToSpace(dst: 2, src: 1, blockSize: 2, crd: false),
+        .outputPixels(src: 2),
+    ]
+    let meta = ModelMetadata(modelName: "tiny", scale: 2, channelOrder: order, valueRange: 255, inputName: "in",
+                             outputName: "out", sourceBytes: 5000, notes: ["bits": "w4a8"])
+    return Program(metadata: meta, values: values, constants: constants, instructions: instructions, slotCount: 2)
+}
+
+/// The tiny program with a VALID 3x3 conv first (H-2 x W-2) and a 1x1 conv padded by 1 after it.
+func shrinkingProgram() -> Program {
+    var p = tinyProgram()
+    p.values.append(ValueDescriptor(name: "valid", type: .u8, channels: 12, height: DimExpr(symbol: 0, offset: -2),
+                                    width: DimExpr(symbol: 1, offset: -2), scale: 1 / 255, qmin: 0, qmax: 255, slot: 2))
+    p.slotCount = 3
+    p.constants.append(Constant(kind: .int8, values: pseudoRandom(144, -127...127, seed: 23)))
+    guard case let .conv(_, _, _, w, bits, b, r, _) = p.instructions[1] else { fatalError() }
+    p.instructions[1] = .conv(dst: 3, src: 0, params: ConvParameters(outputChannels: 12, inputChannels: 3, kernelHeight: 3, kernelWidth: 3,
+                                                                     padTop: 0, padLeft: 0, padBottom: 0, padRight: 0),
+                              weights: w, weightBits: bits, bias: b, requant: r, padValues: nil)
+    p.instructions.insert(.conv(dst: 1, src: 3, params: ConvParameters(outputChannels: 12, inputChannels: 12, kernelHeight: 1, kernelWidth: 1,
+                                                                       padTop: 1, padLeft: 1, padBottom: 1, padRight: 1),
+                                weights: 3, weightBits: 8, bias: b, requant: r, padValues: nil), at: 2)
+    return p
+}
+
+final class ProgramTests: XCTestCase {
+    func testTinyProgramBGRMatchesAnIndependentComputation() throws {
+        let p = try decode(encode(tinyProgram()))
+        let image = testImage(width: 5, height: 4, seed: 3)
+        let out = try VirtualMachine(program: p).run(image)
+        XCTAssertEqual(out.width, 10); XCTAssertEqual(out.height, 8)
+
+        // Independently: planes in B,G,R order, the conv, DCR depth-to-space, back to RGB.
+        var x: [Int32] = []
+        for c in 0..<3 { for y in 0..<4 { for xx in 0..<5 { x.append(Int32(image[xx, y, 2 - c])) } } }
+        guard case let .conv(_, _, q, _, _, _, r, _) = p.instructions[1] else { return XCTFail() }
+        let conv = referenceConv(x, c: 3, h: 4, w: 5, params: q, weights: p.constants[0].values, bias: p.constants[1].values,
+                                 requant: r, pad: [30, 128, 250])
+        var expected = RGBImage(width: 10, height: 8)
+        for c in 0..<3 { for yy in 0..<8 { for xx in 0..<10 {
+            let (i, j) = (yy % 2, xx % 2)
+            let source = (i * 2 + j) * 3 + c
+            expected[xx, yy, 2 - c] = UInt8(conv.values[(source * 4 + yy / 2) * 5 + xx / 2])
+        } } }
+        XCTAssertEqual(out, expected)
+        XCTAssertGreaterThan(Set(out.pixels).count, 20, "not a constant image")
+
+        // RGB order reads the image's channels directly: a different result on a colour image.
+        let rgb = try VirtualMachine(program: tinyProgram(order: .rgb)).run(image)
+        XCTAssertNotEqual(rgb, out)
+    }
+
+    func testRunRawKeepsEveryValue() throws {
+        let p = tinyProgram()
+        let image = testImage(width: 3, height: 3, seed: 4)
+        let vm = try VirtualMachine(program: p)
+        let raw = try vm.runRaw(image)
+        XCTAssertEqual(raw.image, try vm.run(image))
+        XCTAssertEqual(Set(raw.values.keys), [0, 1, 2])
+        XCTAssertEqual(raw.values[1]?.count, 12 * 9)
+        XCTAssertEqual(raw.values[0]?[0], Int32(image[0, 0, 2]))    // BGR: channel 0 is blue
+        XCTAssertEqual(raw.values[2]?.count, 3 * 36)
+    }
+
+    func testEveryInstructionProgramRunsAndTheAliasedConvIsCorrect() throws {
+        let p = try decode(encode(Fixtures.everyInstruction()))
+        let vm = try VirtualMachine(program: p)
+        let image = testImage(width: 7, height: 5, seed: 9)
+        let raw = try vm.runRaw(image)
+        XCTAssertEqual(raw.image.width, 14); XCTAssertEqual(raw.image.height, 10)
+        XCTAssertEqual(raw.values[14]?.count, 4 * 3 * 4)             // strided: (5+1)/2 x (7+1)/2
+        // c3 shares cc's slot: it must equal the conv of cc as kept before it was overwritten.
+        guard case let .conv(_, _, q, w, _, b, r, _) = p.instructions[13] else { return XCTFail() }
+        let ref = referenceConv(raw.values[10]!, c: 12, h: 5, w: 7, params: q, weights: p.constants[Int(w)].values,
+                                bias: p.constants[Int(b)].values, requant: r, pad: nil)
+        XCTAssertEqual(raw.values[11], ref.values)
+        // The first conv with pad values and leaky multipliers, from the input planes.
+        guard case let .conv(_, _, q1, w1, _, b1, r1, pad1) = p.instructions[1] else { return XCTFail() }
+        let ref1 = referenceConv(raw.values[0]!, c: 3, h: 5, w: 7, params: q1, weights: p.constants[Int(w1)].values,
+                                 bias: p.constants[Int(b1)].values, requant: r1, pad: p.constants[Int(pad1!)].values)
+        XCTAssertEqual(raw.values[1], ref1.values)
+        XCTAssertTrue(ref1.values.contains { $0 < 0 })
+    }
+
+    func testImageTooSmallIsAnError() throws {
+        let vm = try VirtualMachine(program: decode(encode(shrinkingProgram())))
+        XCTAssertEqual(try vm.run(testImage(width: 3, height: 3, seed: 1)).width, 6)
+        XCTAssertThrowsError(try vm.run(testImage(width: 2, height: 5, seed: 1))) { e in
+            XCTAssertTrue("\(e)".contains("a 2x5 image is too small: value valid would be 3x0"), "\(e)")
+        }
+    }
+
+    func testInvalidProgramIsRejectedByTheVM() {
+        var p = tinyProgram()
+        p.slotCount = 0
+        XCTAssertThrowsError(try VirtualMachine(program: p))
+    }
+}
