@@ -15,7 +15,7 @@ struct EvalCommand: ParsableCommand {
         Example: srcc eval edsr.onnx --dataset ../shared/datasets/Set5 --scale 2 --range 255
         """)
 
-    @Argument(help: "Model file (.onnx).")
+    @Argument(help: "Model file: float (.onnx, on the fp32 engine) or compiled (.qsr, on srvm; its convention is in the file).")
     var model: String
 
     @Option(help: "Dataset folder with HR/ (and LR_bicubic/X<scale>/).")
@@ -33,8 +33,7 @@ struct EvalCommand: ParsableCommand {
     var threads: Int?
 
     func run() throws {
-        let graph = try loadGraph(path: model)
-        let upscaler = try Upscaler(graph: graph, convention: convention.convention, threads: threads)
+        let upscaler = try openUpscaler(path: model, convention: convention.convention, threads: threads)
         guard upscaler.scale == scale else {
             throw CLIError("\(model) upscales x\(upscaler.scale), but --scale is \(scale)")
         }

@@ -3,6 +3,7 @@ import SRGraph
 import ONNXImport
 import FloatEngine
 import SRImage
+import SRVM
 
 /// Opens a model file by its extension. Every command goes through here, so the set of
 /// formats a command accepts grows in one place.
@@ -10,6 +11,7 @@ public func loadGraph(path: String) throws -> Graph {
     guard FileManager.default.fileExists(atPath: path) else { throw CLIError("\(path): no such file") }
     switch (path as NSString).pathExtension.lowercased() {
     case "onnx": return try ONNXImporter.load(path: path)
+    case "qsr": throw CLIError("\(path): a compiled program; this command needs the float model (.onnx)")
     default: throw CLIError("\(path): unknown model format (expected a .onnx file)")
     }
 }
@@ -32,8 +34,35 @@ public func upscaleFactor(of graph: Graph) throws -> Int {
     throw CLIError("graph '\(graph.name)': cannot tell the scale from \(i.text) -> \(o.text)")
 }
 
+/// Anything that turns an LR image into an SR image: a float model on the fp32 engine, or a
+/// compiled program on srvm. `srcc eval` and `srcc run` take either.
+public protocol ImageUpscaler {
+    var scale: Int { get }
+    func upscale(_ image: RGBImage) throws -> RGBImage
+}
+
+/// Opens a model for upscaling by its extension: .onnx on the float engine (with the given
+/// convention), .qsr on srvm (the convention is in the file).
+public func openUpscaler(path: String, convention: ModelConvention, threads: Int? = nil) throws -> ImageUpscaler {
+    if (path as NSString).pathExtension.lowercased() == "qsr" { return try ProgramUpscaler(path: path) }
+    return try Upscaler(graph: try loadGraph(path: path), convention: convention, threads: threads)
+}
+
+/// A compiled program on srvm's integer kernels.
+public final class ProgramUpscaler: ImageUpscaler {
+    public let file: ProgramFile
+    let vm: VirtualMachine
+    public var scale: Int { file.program.metadata.scale }
+    public init(path: String) throws {
+        let file = try wrapVM { try ProgramFile(path: path) }
+        self.file = file
+        vm = try wrapVM { try VirtualMachine(program: file.program) }
+    }
+    public func upscale(_ image: RGBImage) throws -> RGBImage { try wrapVM { try vm.run(image) } }
+}
+
 /// Graph + engine + convention: upscales images.
-public final class Upscaler {
+public final class Upscaler: ImageUpscaler {
     public let graph: Graph
     public let scale: Int
     public let convention: ModelConvention

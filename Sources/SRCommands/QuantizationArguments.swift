@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import SRImage
+import SRGraph
+import SRQuant
+
+/// The quantizer's options, shared by `srcc compile` and `srcc dump --after PASS`.
+struct QuantizationArguments: ParsableArguments {
+    @Option(name: .short, help: "Bits of the body's weights and activations (8 or 4). The first and last conv keep --edge-bits.")
+    var bits: Int = 8
+
+    @Option(help: "Weight bits of the body (default: -b).")
+    var wbits: Int?
+
+    @Option(help: "Activation bits of the body's conv inputs (default: -b).")
+    var abits: Int?
+
+    @Option(help: "Bits of the first and last conv (weights and inputs), kept higher as the papers do.")
+    var edgeBits: Int = 8
+
+    @Flag(help: "One weight scale per output channel instead of one per layer.")
+    var perChannel = false
+
+    @Option(name: .customLong("override"), help: ArgumentHelp("Bits for one conv, by node name: NODE=BITS (repeatable).", valueName: "node=bits"))
+    var overrides: [String] = []
+
+    @Option(help: "Folder of calibration PNGs (low-resolution images like the ones the model will see). Default: a built-in synthetic set (see SPEC.md §5.5); real images calibrate better.")
+    var calib: String?
+
+    @Option(help: "Use at most this many calibration images (sorted by name).")
+    var calibCount: Int = 32
+
+    @Option(help: "Activation clamp bound policy: ema (PAMS: EMA of per-image maxima), max, or percentile.")
+    var alpha: AlphaChoice = .ema
+
+    @Option(help: "EMA momentum β for --alpha ema (α_t = β·α_(t-1) + (1-β)·mean max|x|; β = 0 at t = 0).")
+    var beta: Double = 0.9
+
+    @Option(help: "Percentile of |x| for --alpha percentile.")
+    var percentile: Double = 99.99
+
+    @Flag(help: "Skip ODM's layer-wise weight clipping search (use max|w|).")
+    var noOdm = false
+
+    enum AlphaChoice: String, ExpressibleByArgument, CaseIterable { case ema, max, percentile }
+
+    func validate() throws {
+        for b in [bits, wbits ?? bits, abits ?? bits, edgeBits] where !(2...8).contains(b) {
+            throw ValidationError("bit widths must be between 2 and 8, got \(b)")
+        }
+        _ = try parsedOverrides()
+    }
+
+    func parsedOverrides() throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for o in overrides {
+            let parts = o.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let b = Int(parts[1]), (2...8).contains(b) else {
+                throw ValidationError("--override takes NODE=BITS with BITS in 2...8, got '\(o)'")
+            }
+            out[String(parts[0])] = b
+        }
+        return out
+    }
+
+    /// Options for `graph`, with calibration images converted in the model's convention.
+    func options(for graph: Graph, convention: ModelConvention, threads: Int?, log: (String) -> Void) throws -> QuantizationOptions {
+        var o = QuantizationOptions()
+        o.weightBits = wbits ?? bits
+        o.activationBits = abits ?? bits
+        o.edgeBits = edgeBits
+        o.perChannelWeights = perChannel
+        o.overrides = try parsedOverrides()
+        let names = Set(graph.nodes.map(\.name))
+        for name in o.overrides.keys where !names.contains(name) {
+            throw CLIError("--override: no node named '\(name)' (see srcc dump for node names)")
+        }
+        o.inputRange = convention.range.fullScale
+        switch alpha {
+        case .ema: o.alphaPolicy = .ema(beta: beta)
+        case .max: o.alphaPolicy = .max
+        case .percentile: o.alphaPolicy = .percentile(percentile)
+        }
+        o.odm = !noOdm
+        o.threads = threads
+        let images = try calibrationImages(log: log)
+        o.calibration = images.map(convention.tensor(from:))
+        return o
+    }
+
+    func calibrationImages(log: (String) -> Void) throws -> [RGBImage] {
+        guard let dir = calib else {
+            log("calibration: built-in synthetic set (\(SyntheticCalibration.count) images); pass --calib DIR for real LR images")
+            return SyntheticCalibration.images()
+        }
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir) else { throw CLIError("--calib \(dir): not a readable folder") }
+        let pngs = files.filter { $0.lowercased().hasSuffix(".png") }.sorted().prefix(calibCount)
+        guard !pngs.isEmpty else { throw CLIError("--calib \(dir): no .png files") }
+        log("calibration: \(pngs.count) images from \(dir)")
+        return try pngs.map { try readPNG((dir as NSString).appendingPathComponent($0)) }
+    }
+
+    /// A short description for the compiled file's notes.
+    var summary: String {
+        "wbits=\(wbits ?? bits) abits=\(abits ?? bits) edge=\(edgeBits)\(perChannel ? " per-channel" : "") alpha=\(alpha.rawValue)\(alpha == .ema ? "(beta=\(beta))" : "") odm=\(noOdm ? "off" : "on")"
+    }
+}
