@@ -1,0 +1,69 @@
+import SRGraph
+
+/// How activation clamp bounds α are set from calibration statistics.
+public enum AlphaPolicy: Hashable, Sendable {
+    /// α = the largest |x| seen over the whole calibration set (MinMax).
+    case max
+    /// PAMS: α_t = β·α_{t−1} + (1−β)·mean over the batch of per-sample max|x|, with β = 0 at t = 0.
+    case ema(beta: Double)
+    /// α = the p-th percentile of |x| (p in 0...100), averaged over batches.
+    case percentile(Double)
+
+    /// MinMax for grids of 8 bits or more (their rounding error is small, clipping costs more),
+    /// PAMS's EMA for narrower ones (rounding dominates, a tighter α pays).
+    case auto(beta: Double)
+
+    /// The default EMA for a calibration run of a few dozen batches: β = 0.9 averages roughly
+    /// the last ten batches (the first batch keeps weight 0.9^T); PAMS's 0.9997 assumes 300k steps.
+    public static let defaultEMA = AlphaPolicy.ema(beta: 0.9)
+}
+
+/// Everything the quantization passes need to know (the lead's `srcc compile` fills it).
+public struct QuantizationOptions: Sendable {
+    /// Bits of conv weights in the body.
+    public var weightBits: Int = 8
+    /// Bits of conv inputs in the body.
+    public var activationBits: Int = 8
+    /// Bits of the first and last convs' weights and inputs.
+    public var edgeBits: Int = 8
+    /// One weight scale per output channel instead of one per layer.
+    public var perChannelWeights: Bool = false
+    /// Conv node name → bits for that conv's weights and input.
+    public var overrides: [String: Int] = [:]
+    /// Model-ready [1,3,h,w] tensors in the model's convention.
+    public var calibration: [Tensor] = []
+    /// Model value of a full-scale pixel (1 or 255).
+    public var inputRange: Float = 1
+    public var alphaPolicy: AlphaPolicy = .auto(beta: 0.9)
+    /// Calibration crops LR patches of this size (nil: whole images, one per batch).
+    public var calibrationPatch: Int? = 48
+    /// Patches per calibration batch (the mean over a batch of per-patch maxima feeds the EMA).
+    public var calibrationBatchSize: Int = 8
+    /// Number of calibration batches (patches are drawn round-robin over the calibration images).
+    public var calibrationBatches: Int = 16
+    /// Re-measure every activation range with the upstream grids already applied.
+    public var sequentialCalibration: Bool = true
+    /// ODM weight clipping (layer-wise γ search); false: weights are clipped at max|W|.
+    public var odm: Bool = true
+    /// Candidate γ (multiples of the 99th percentile of |W|); empty: a default grid up to max/p99.
+    public var gammaGrid: [Float] = []
+    /// After ODM, fold the mean output error of each conv into its bias.
+    /// (Off by default: it cost 0.04 dB on EDSR -b 4.)
+    public var biasCorrection: Bool = false
+    /// Output positions sampled per conv for the ODM error.
+    public var odmSamples: Int = 2048
+    public var threads: Int? = nil
+    /// Seed of the patch and sample positions (runs are deterministic).
+    public var seed: UInt64 = 0x5eed
+
+    public init() {}
+
+    public init(weightBits: Int = 8, activationBits: Int = 8, edgeBits: Int = 8, perChannelWeights: Bool = false,
+                overrides: [String: Int] = [:], calibration: [Tensor] = [], inputRange: Float = 1,
+                alphaPolicy: AlphaPolicy = .auto(beta: 0.9), odm: Bool = true, gammaGrid: [Float] = [], threads: Int? = nil) {
+        self.weightBits = weightBits; self.activationBits = activationBits; self.edgeBits = edgeBits
+        self.perChannelWeights = perChannelWeights; self.overrides = overrides; self.calibration = calibration
+        self.inputRange = inputRange; self.alphaPolicy = alphaPolicy; self.odm = odm; self.gammaGrid = gammaGrid
+        self.threads = threads
+    }
+}

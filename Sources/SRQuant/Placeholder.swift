@@ -1,1 +1,0 @@
-// quantizer passes: under construction
