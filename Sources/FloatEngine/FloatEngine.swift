@@ -188,6 +188,21 @@ public final class FloatEngine {
         case .prelu:
             return [preluReference(x, slope: ins[1]!)]
         case .fakeQuantize(let q):
+            if let alphas = q.channelAlphas {
+                // Per-channel grids along axis 1.
+                guard x.shape.count >= 2, x.shape[1] == alphas.count else {
+                    throw GraphError(node, "\(alphas.count) channel alphas for shape \(x.shape)")
+                }
+                let c = x.shape[1], plane = x.shape.dropFirst(2).reduce(1, *)
+                var out = x.floats
+                out.withUnsafeMutableBufferPointer { o in
+                    for block in 0..<(o.count / plane) {
+                        let grid = q.channel(block % c)
+                        for i in (block * plane)..<((block + 1) * plane) { o[i] = grid.apply(o[i]) }
+                    }
+                }
+                return [Tensor(shape: x.shape, floats: out)]
+            }
             if fast { return [fakeQuantizeFast(q, x, threads: threads, pool: pool)] }
             return [Tensor(shape: x.shape, floats: x.floats.map(q.apply))]
         case .add, .sub, .mul, .div, .pow:

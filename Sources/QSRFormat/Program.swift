@@ -122,9 +122,13 @@ public struct Requantization: Equatable, Sendable {
     public var negative: [QuantMultiplier]?
     public var clampMin: Int32
     public var clampMax: Int32
-    public init(positive: [QuantMultiplier], negative: [QuantMultiplier]? = nil, clampMin: Int32, clampMax: Int32) {
+    /// Added after the multiply, before the clamp: the zero point of an asymmetric u8/u4 grid.
+    public var offset: Int32
+    public init(positive: [QuantMultiplier], negative: [QuantMultiplier]? = nil, clampMin: Int32, clampMax: Int32, offset: Int32 = 0) {
         self.positive = positive; self.negative = negative; self.clampMin = clampMin; self.clampMax = clampMax
+        self.offset = offset
     }
+
     /// The multiplier for channel `c` and accumulator sign.
     @inlinable public func multiplier(channel c: Int, accumulator: Int32) -> QuantMultiplier {
         if accumulator < 0, let n = negative { return n.count == 1 ? n[0] : n[c] }
@@ -158,11 +162,11 @@ public enum Instruction: Equatable, Sendable {
     case inputPixels(dst: ValueID)
     /// acc[o,y,x] = bias[o] + Σ w[o,c,ky,kx] · X[g(o)·Cg + c, y·sy − pt + ky·dy, x·sx − pl + kx·dx],
     /// X = padValue[c] outside the input (0 when `padValues` is nil);
-    /// dst = clamp(requantize(acc, M(o, sign acc)), clampMin, clampMax).
+    /// dst = clamp(requantize(acc, M(o, sign acc)) + offset, clampMin, clampMax).
     /// Weights are [O, C/group, kh, kw]; `weightBits` 4 or 8.
     case conv(dst: ValueID, src: ValueID, params: ConvParameters, weights: ConstantID, weightBits: UInt8,
               bias: ConstantID, requant: Requantization, padValues: ConstantID?)
-    /// dst[c,y,x] = clamp(requantize(src[c,y,x], M(c, sign src)), lo, hi). Changes scale or bits,
+    /// dst[c,y,x] = clamp(requantize(src[c,y,x], M(c, sign src)) + offset, lo, hi). Changes scale or bits,
     /// applies Relu/LeakyRelu/PRelu/Clip in the integer domain.
     case requantize(dst: ValueID, src: ValueID, requant: Requantization)
     /// dst = clamp(requantize(requantize(a·2^L, Ma) ± requantize(b·2^L, Mb), Mout), lo, hi);

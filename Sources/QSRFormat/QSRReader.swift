@@ -211,7 +211,8 @@ private func readRequant(_ r: inout ByteReader, _ what: String) throws -> Requan
         negative = list
     }
     let lo = try r.i32("\(what) clamp min"), hi = try r.i32("\(what) clamp max")
-    return Requantization(positive: positive, negative: negative, clampMin: lo, clampMax: hi)
+    let offset = try r.i32("\(what) offset")
+    return Requantization(positive: positive, negative: negative, clampMin: lo, clampMax: hi, offset: offset)
 }
 
 private func readInstructions(_ bytes: [UInt8], _ range: Range<Int>) throws -> [Instruction] {

@@ -126,6 +126,7 @@ private func encodeRequant(_ r: Requantization, _ w: inout ByteWriter) {
     }
     w.i32(r.clampMin)
     w.i32(r.clampMax)
+    w.i32(r.offset)
 }
 
 private func encodeInstructions(_ instructions: [Instruction]) -> [UInt8] {

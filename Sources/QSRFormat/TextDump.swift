@@ -40,7 +40,7 @@ public func textDump(_ p: Program) -> String {
     func requantText(_ r: Requantization) -> String {
         var t = "M=\(mults(r.positive))"
         if let n = r.negative { t += " M_neg=\(mults(n))" }
-        return t + " clamp=[\(r.clampMin),\(r.clampMax)]"
+        return t + (r.offset != 0 ? " offset=\(r.offset)" : "") + " clamp=[\(r.clampMin),\(r.clampMax)]"
     }
     for (i, ins) in p.instructions.enumerated() {
         let ins_ = ins.sources.map(name).joined(separator: ", ")

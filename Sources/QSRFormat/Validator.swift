@@ -95,6 +95,7 @@ public func validate(_ p: Program) throws {
             try multipliers(r.positive, "positive", channels: channels)
             if let n = r.negative { try multipliers(n, "negative", channels: channels) }
             try clamps(r.clampMin, r.clampMax, dst)
+            guard value(dst).type.range.contains(r.offset) else { throw fail("offset \(r.offset) outside \(value(dst).type)") }
         }
         func eightBit(_ v: ValueID, _ role: String) throws {
             guard value(v).type == .u8 || value(v).type == .i8 else { throw fail("\(role) \(value(v).name) is \(value(v).type), must be u8 or i8") }

@@ -80,7 +80,11 @@ public enum Op: Hashable, Sendable {
         case .transpose(let perm): return "perm=\(list(perm))"
         case .resizeNearest(let a):
             return "scales=\(list(a.scales.map(formatFloat))) coordinate_transformation_mode=\(a.coordinateTransformation.rawValue) nearest_mode=\(a.nearestMode.rawValue)"
-        case .fakeQuantize(let q): return "bits=\(q.bits) signed=\(q.signed ? 1 : 0) alpha=\(formatFloat(q.alpha))"
+        case .fakeQuantize(let q):
+            var t = "bits=\(q.bits) signed=\(q.signed ? 1 : 0) alpha=\(formatFloat(q.alpha))"
+            if let a = q.channelAlphas { t += " channel_alphas=\(list(a.map(formatFloat)))" }
+            if q.zeroPoint != 0 { t += " zero_point=\(q.zeroPoint)" }
+            return t
         case .relu, .prelu, .sigmoid, .sqrt, .add, .sub, .mul, .div, .pow, .identity: return ""
         }
     }

@@ -7,28 +7,47 @@
 public struct FakeQuant: Hashable, Sendable, CustomStringConvertible {
     public var bits: Int
     public var signed: Bool
-    /// The clamp bound (PAMS's α).
+    /// The clamp bound (PAMS's α); with `channelAlphas`, their maximum.
     public var alpha: Float
+    /// One α per channel (axis 1) for tensors that only convs read: the lowering folds the
+    /// channel scales into those convs' weights, so channels with small ranges keep their
+    /// resolution. nil: one α for the tensor.
+    public var channelAlphas: [Float]?
+    /// Asymmetric unsigned grid: integer z in [0, qmax] stands for 0, so the grid covers
+    /// [-z·s, α] with s = α / (qmax - z). For tensors that only convs read, which fold z into
+    /// their bias and padding (SPEC.md §5.1); 0 for symmetric or plain unsigned grids.
+    public var zeroPoint: Int
 
-    public init(bits: Int, signed: Bool, alpha: Float) {
+    public init(bits: Int, signed: Bool, alpha: Float, channelAlphas: [Float]? = nil, zeroPoint: Int = 0) {
         precondition(bits >= 2 && bits <= 16, "FakeQuant: \(bits) bits")
-        self.bits = bits; self.signed = signed; self.alpha = alpha
+        precondition(zeroPoint == 0 || (!signed && channelAlphas == nil), "FakeQuant: a zero point needs a per-tensor unsigned grid")
+        self.bits = bits; self.signed = signed; self.alpha = alpha; self.channelAlphas = channelAlphas; self.zeroPoint = zeroPoint
+    }
+
+    /// The grid of channel `c` as a per-tensor FakeQuant.
+    public func channel(_ c: Int) -> FakeQuant {
+        guard let a = channelAlphas else { return self }
+        return FakeQuant(bits: bits, signed: signed, alpha: a[c])
     }
 
     public var qmax: Int { signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1 }
     public var qmin: Int { signed ? -qmax : 0 }
     /// Real value of one step.
-    public var scale: Float { alpha / Float(qmax) }
+    public var scale: Float { alpha / Float(qmax - zeroPoint) }
 
     @inlinable
     public func apply(_ x: Float) -> Float {
         if x.isNaN { return x }
-        let lo: Float = signed ? -alpha : 0
-        let s = alpha / Float(signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1)
+        let levels = signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1
+        let s = alpha / Float(levels - zeroPoint)
+        let lo: Float = signed ? -alpha : -Float(zeroPoint) * s
         return (Swift.min(Swift.max(x, lo), alpha) / s).rounded() * s
     }
 
-    public var description: String { "\(signed ? "s" : "u")\(bits) alpha=\(formatFloat(alpha))" }
+    public var description: String {
+        "\(signed ? "s" : "u")\(bits) alpha=\(formatFloat(alpha))" + (channelAlphas.map { " per-channel[\($0.count)]" } ?? "")
+            + (zeroPoint != 0 ? " zero_point=\(zeroPoint)" : "")
+    }
 }
 
 /// How a conv's weights were quantized: the integer weight is round(w / scale[o]).

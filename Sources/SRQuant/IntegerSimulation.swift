@@ -74,14 +74,14 @@ public struct IntegerSimulation {
                 for o in 0..<oc {
                     for i in 0..<plane {
                         let v = acc[o * plane + i] &+ b[o]
-                        t.q[o * plane + i] = clamp(requantize(v, r.multiplier(channel: o, accumulator: v)), r.clampMin, r.clampMax)
+                        t.q[o * plane + i] = clamp(requantize(v, r.multiplier(channel: o, accumulator: v)) &+ r.offset, r.clampMin, r.clampMax)
                     }
                 }
                 env[Int(dst)] = t
             case .requantize(let dst, let src, let r):
                 var t = env[Int(src)]!
                 let plane = t.h * t.w
-                for i in t.q.indices { t.q[i] = clamp(requantize(t.q[i], r.multiplier(channel: i / plane, accumulator: t.q[i])), r.clampMin, r.clampMax) }
+                for i in t.q.indices { t.q[i] = clamp(requantize(t.q[i], r.multiplier(channel: i / plane, accumulator: t.q[i])) &+ r.offset, r.clampMin, r.clampMax) }
                 env[Int(dst)] = t
             case .add(let dst, let a, let b, let l, let ma, let mb, let mo, let sub, let lo, let hi):
                 var t = env[Int(a)]!

@@ -51,6 +51,10 @@ struct Lowering {
     var lowered: [String: ValueID] = [:]
     /// FakeQuantize nodes folded into their producer.
     var absorbed = Set<String>()
+    /// Values with one scale per channel (only convs read them; their scales fold into weights).
+    var channelScales: [ValueID: [Double]] = [:]
+    /// Values on an asymmetric grid (q = x/s + z); only convs read them, folding z in.
+    var zeroPoints: [ValueID: Int32] = [:]
     let readers: [String: [Node]]
 
     init(graph: Graph, metadata: ModelMetadata) {
@@ -111,6 +115,11 @@ struct Lowering {
         values.append(d)
         let id = ValueID(values.count - 1)
         lowered[name] = id
+        if fq.zeroPoint != 0 { zeroPoints[id] = Int32(fq.zeroPoint) }
+        if let a = fq.channelAlphas {
+            guard a.count == c else { throw GraphError(node, "\(a.count) channel alphas for \(c) channels") }
+            channelScales[id] = a.map { Double($0) / Double(fq.qmax) }
+        }
         return id
     }
 
@@ -132,7 +141,11 @@ struct Lowering {
         return v
     }
 
-    func scale(_ v: ValueID) -> Double { Double(values[Int(v)].scale) }
+    /// The single scale of a value; a per-channel value may only be read by a conv.
+    func scale(_ v: ValueID) -> Double {
+        precondition(channelScales[v] == nil, "per-channel value \(values[Int(v)].name) read by a non-conv op")
+        return Double(values[Int(v)].scale)
+    }
 
     /// The grid a compute node's result is produced on: the FakeQuantize that is its only reader.
     mutating func resultGrid(_ node: Node) throws -> FakeQuant {
@@ -156,6 +169,13 @@ struct Lowering {
     // MARK: ops
 
     mutating func lower(_ node: Node) throws {
+        if case .conv = node.op {} else {
+            for name in node.inputs where !name.isEmpty {
+                if let v = lowered[name], channelScales[v] != nil || zeroPoints[v] != nil {
+                    throw GraphError(node, "reads '\(name)', which has per-channel scales or a zero point: only convs may read such values")
+                }
+            }
+        }
         switch node.op {
         case .fakeQuantize(let fq):
             let src = node.inputs[0]
@@ -170,13 +190,15 @@ struct Lowering {
             }
             let x = try input(node, 0)
             let d = values[Int(x)]
-            if bitsOf(d) == fq.bits, (d.qmin < 0) == fq.signed, abs(d.scale - fq.scale) <= 1e-7 * fq.scale {
+            if fq.channelAlphas == nil, fq.zeroPoint == 0, channelScales[x] == nil, bitsOf(d) == fq.bits, (d.qmin < 0) == fq.signed, abs(d.scale - fq.scale) <= 1e-7 * fq.scale {
                 lowered[node.outputs[0]] = x
                 return
             }
+            guard channelScales[x] == nil else { throw GraphError(node, "re-quantizing a per-channel grid is not supported") }
             let dst = try newValue(node.outputs[0], fq, node: node)
-            let m = QuantMultiplier(scale(x) / Double(fq.scale))
-            instructions.append(.requantize(dst: dst, src: x, requant: Requantization(positive: [m], clampMin: Int32(fq.qmin), clampMax: Int32(fq.qmax))))
+            let ms = (channelScales[dst] ?? [Double(fq.scale)]).map { QuantMultiplier(scale(x) / $0) }
+            instructions.append(.requantize(dst: dst, src: x, requant: Requantization(positive: ms, clampMin: Int32(fq.qmin), clampMax: Int32(fq.qmax),
+                                                                                      offset: Int32(fq.zeroPoint))))
         case .conv(let a):
             try lowerConv(node, a)
         case .relu, .leakyRelu, .clip, .prelu:
@@ -336,16 +358,21 @@ struct Lowering {
         guard let w = graph.initializers[node.inputs[1]] else { throw GraphError(node, "conv weight is not a constant") }
         guard a.autoPad == .notSet else { throw GraphError(node, "auto_pad must be resolved before lowering") }
         let o = w.shape[0], per = w.count / o
+        // Per-channel input scales fold into the weights: the integer conv multiplies
+        // q_c = x_c / s_c by round(w·s_c / s_w), and its accumulator is in units of s_w.
+        let inScales = channelScales[x]
+        let cg = w.shape[1], taps = per / cg, og = o / a.group
         var qw = [Int32](repeating: 0, count: w.count)
         for oc in 0..<o {
             let s = wq.scale(channel: oc)
             for i in 0..<per {
-                let q = s > 0 ? Int((w.floats[oc * per + i] / s).rounded()) : 0
+                let fold = inScales.map { Float($0[(oc / og) * cg + i / taps]) } ?? 1
+                let q = s > 0 ? Int((w.floats[oc * per + i] * fold / s).rounded()) : 0
                 guard abs(q) <= wq.qmax else { throw GraphError(node, "weight \(q) outside \(wq.bits)-bit range: weights are not fake-quantized with their scales") }
                 qw[oc * per + i] = Int32(q)
             }
         }
-        let sIn = scale(x)
+        let sIn = inScales == nil ? scale(x) : 1
         let biasTensor = node.inputs.count > 2 && !node.inputs[2].isEmpty ? graph.initializers[node.inputs[2]] : nil
         if node.inputs.count > 2 && !node.inputs[2].isEmpty && biasTensor == nil { throw GraphError(node, "conv bias is not a constant") }
         var qb = [Int32](repeating: 0, count: o)
@@ -354,26 +381,41 @@ struct Lowering {
             let sw = Double(wq.scale(channel: oc))
             qb[oc] = sw > 0 ? Int32(clamping: Int64((b / (sIn * sw)).rounded())) : 0
         }
+        // An asymmetric input (q = x/s + z) reads z where x = 0: padding is z, and
+        // Σ w·(q − z) = Σ w·q − z·Σ w moves into the bias.
+        let z = zeroPoints[x] ?? 0
+        if z != 0 {
+            for oc in 0..<o { qb[oc] = qb[oc] &- z &* qw[(oc * per)..<((oc + 1) * per)].reduce(0, &+) }
+        }
         var padConstant: ConstantID? = nil
-        if let pads = a.padValues {
+        if a.padValues != nil || z != 0 {
+            let pads = a.padValues ?? [Float](repeating: 0, count: Int(xd.channels))
             guard pads.count == Int(xd.channels) else { throw GraphError(node, "\(pads.count) pad values for \(xd.channels) channels") }
-            padConstant = addConstant(.int32, pads.map { Int32(clamping: Int64((Double($0) / sIn).rounded())) }.map { min(max($0, xd.qmin), xd.qmax) })
+            padConstant = addConstant(.int32, pads.enumerated().map { c, p in
+                Int32(clamping: Int64((Double(p) / (inScales?[c] ?? sIn)).rounded()) + Int64(z))
+            }.map { min(max($0, xd.qmin), xd.qmax) })
         }
         let fq = try resultGrid(node)
         var lo = Int32(fq.qmin), hi = Int32(fq.qmax)
         let sOut = Double(fq.scale)
-        let positive = (0..<(wq.scales.count)).map { QuantMultiplier(sIn * Double(wq.scales[$0]) / sOut) }
+        let outScales = fq.channelAlphas.map { $0.map { Double($0) / Double(fq.qmax) } }
+        let perOutput = wq.scales.count > 1 || outScales != nil
+        let count = perOutput ? o : 1
+        func real(_ oc: Int) -> Double { sIn * Double(wq.scale(channel: oc)) / (outScales?[oc] ?? sOut) }
+        let positive = (0..<count).map { QuantMultiplier(real($0)) }
         var negative: [QuantMultiplier]? = nil
         switch a.activation {
         case .relu?: lo = max(lo, 0)
         case .leakyRelu(let alpha)?:
             guard alpha >= 0 else { throw GraphError(node, "negative LeakyRelu slope is not supported in integers") }
-            negative = (0..<(wq.scales.count)).map { QuantMultiplier(sIn * Double(wq.scales[$0]) * Double(alpha) / sOut) }
+            negative = (0..<count).map { QuantMultiplier(real($0) * Double(alpha)) }
         case .clip(let cmin, let cmax)?:
+            guard outScales == nil else { throw GraphError(node, "a clipped conv result cannot have per-channel scales") }
             if cmin.isFinite { lo = max(lo, Int32(clamping: Int((Double(cmin) / sOut).rounded()))) }
             if cmax.isFinite { hi = min(hi, Int32(clamping: Int((Double(cmax) / sOut).rounded()))) }
         case nil: break
         }
+        if fq.zeroPoint != 0 && a.activation != nil { throw GraphError(node, "an activated conv result cannot have a zero point") }
         let dst = try resultValue(node, fq)
         let params = ConvParameters(outputChannels: Int32(o), inputChannels: xd.channels, kernelHeight: Int32(a.kernel[0]), kernelWidth: Int32(a.kernel[1]),
                                     strideY: Int32(a.strides[0]), strideX: Int32(a.strides[1]),
@@ -381,7 +423,7 @@ struct Lowering {
                                     dilationY: Int32(a.dilations[0]), dilationX: Int32(a.dilations[1]), group: Int32(a.group))
         instructions.append(.conv(dst: dst, src: x, params: params, weights: addConstant(wq.bits <= 4 ? .int4 : .int8, qw),
                                   weightBits: UInt8(wq.bits <= 4 ? 4 : 8), bias: addConstant(.int32, qb),
-                                  requant: Requantization(positive: positive, negative: negative, clampMin: lo, clampMax: hi),
+                                  requant: Requantization(positive: positive, negative: negative, clampMin: lo, clampMax: hi, offset: Int32(fq.zeroPoint)),
                                   padValues: padConstant))
     }
 }

@@ -57,7 +57,7 @@ func convKernel(dst: TensorView, src: TensorView, params q: ConvParameters, weig
                 let out = (o * Ho + y) * Wo
                 for x in 0..<Wo {
                     let a = acc[x]
-                    dst.store(out + x, clamp(requantize(a, a < 0 ? neg : pos), lo, hi))
+                    dst.store(out + x, clamp(requantize(a, a < 0 ? neg : pos) &+ r.offset, lo, hi))
                 }
             }
         }

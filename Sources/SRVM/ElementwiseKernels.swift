@@ -7,7 +7,7 @@ func requantizeKernel(dst: TensorView, src: TensorView, requant r: Requantizatio
         let base = c * dst.plane
         for i in base..<(base + dst.plane) {
             let x = src.load(i)
-            dst.store(i, clamp(requantize(x, r.multiplier(channel: c, accumulator: x)), r.clampMin, r.clampMax))
+            dst.store(i, clamp(requantize(x, r.multiplier(channel: c, accumulator: x)) &+ r.offset, r.clampMin, r.clampMax))
         }
     }
 }

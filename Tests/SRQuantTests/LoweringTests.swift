@@ -19,11 +19,16 @@ final class LoweringTests: XCTestCase {
 
     /// Conv weights on a `bits` grid with per-channel or per-layer scales.
     func conv(_ name: String, _ input: String, _ output: String, cin: Int, cout: Int, k: Int, bits: Int, perChannel: Bool,
-              activation: ConvActivation?, rng: inout Rng, inits: inout [String: Tensor], padValues: [Float]? = nil, gain: Float = 1) -> Node {
+              activation: ConvActivation?, rng: inout Rng, inits: inout [String: Tensor], padValues: [Float]? = nil, gain: Float = 1,
+              inputScales: [Float]? = nil) -> Node {
         let qmax = (1 << (bits - 1)) - 1
         let scales = (0..<(perChannel ? cout : 1)).map { Float(0.5 + Double($0 % 3) * 0.25) * gain / Float(qmax) / Float(cin * k * k).squareRoot() }
         var w = [Float](repeating: 0, count: cout * cin * k * k)
-        for o in 0..<cout { for i in 0..<(cin * k * k) { w[o * cin * k * k + i] = Float(rng.int(-qmax...qmax)) * scales[perChannel ? o : 0] } }
+        // With per-channel input scales s_c the integer weights are round(w·s_c / s_w): make w = q·s_w / s_c.
+        for o in 0..<cout { for i in 0..<(cin * k * k) {
+            let fold = inputScales.map { $0[i / (k * k)] } ?? 1
+            w[o * cin * k * k + i] = Float(rng.int(-qmax...qmax)) * scales[perChannel ? o : 0] / fold
+        } }
         inits[name + ".w"] = Tensor(shape: [cout, cin, k, k], floats: w)
         inits[name + ".b"] = Tensor(shape: [cout], floats: (0..<cout).map { _ in Float(rng.int(-100...100)) / 400 })
         let a = Conv2DAttributes(kernel: [k, k], pads: Array(repeating: k / 2, count: 4), activation: activation, padValues: padValues,
@@ -44,10 +49,14 @@ final class LoweringTests: XCTestCase {
         n.append(conv("head", "q_in", "head_out", cin: 3, cout: 8, k: 3, bits: 8, perChannel: false, activation: nil, rng: &rng, inits: &inits,
                       padValues: [0.3 * range, 0.5 * range, 0.1 * range], gain: 4 / range))
         n.append(fq("h", "head_out", 16, true, 3))
-        n.append(fq("h8", "h", 8, true, 2))
+        // An asymmetric grid (zero point 100) for a conv input re-quantized from the wide stream.
+        n.append(Node(name: "h8", op: .fakeQuantize(FakeQuant(bits: 8, signed: false, alpha: 2, zeroPoint: 100)), inputs: ["h"], outputs: ["h8"]))
         n.append(conv("body1", "h8", "b1", cin: 8, cout: 8, k: 3, bits: 4, perChannel: true, activation: .leakyRelu(alpha: 0.05), rng: &rng, inits: &inits))
-        n.append(fq("b1q", "b1", 4, true, 1.5))
-        n.append(conv("body2", "b1q", "b2", cin: 8, cout: 8, k: 3, bits: 4, perChannel: false, activation: nil, rng: &rng, inits: &inits))
+        // Per-channel α on a 4-bit conv input: the channel scales fold into body2's weights.
+        let alphas: [Float] = [1.5, 0.5, 1, 2, 0.75, 1.25, 0.6, 1.1]
+        n.append(Node(name: "b1q", op: .fakeQuantize(FakeQuant(bits: 4, signed: true, alpha: 2, channelAlphas: alphas)), inputs: ["b1"], outputs: ["b1q"]))
+        n.append(conv("body2", "b1q", "b2", cin: 8, cout: 8, k: 3, bits: 4, perChannel: false, activation: nil, rng: &rng, inits: &inits,
+                      inputScales: alphas.map { $0 / 7 }))
         n.append(fq("b2q", "b2", 16, true, 3))
         n.append(Node(name: "res", op: .add, inputs: ["h", "b2q"], outputs: ["sum"]))
         n.append(fq("sumq", "sum", 16, true, 4))
@@ -123,8 +132,10 @@ final class LoweringTests: XCTestCase {
                 let distinct = Set(ours.pixels).count
                 print("lowering \(w)x\(h) range \(range): mean |int - float| \(mean) levels, max \(diffs.max()!), \(distinct) distinct output levels")
                 XCTAssertGreaterThan(distinct, 20, "a degenerate (flat) output would make the comparison vacuous")
-                XCTAssertLessThan(mean, 0.3, "integer vs float fake-quant, mean |diff| in pixel levels")
-                XCTAssertLessThanOrEqual(diffs.max()!, 3, "integer vs float fake-quant, max |diff|")
+                XCTAssertLessThan(mean, 0.35, "integer vs float fake-quant, mean |diff| in pixel levels")
+                // A requantization rounding that differs by one step on a 4-bit grid moves a value by
+                // 1/15 of its range, so a few output pixels may move by several levels.
+                XCTAssertLessThanOrEqual(diffs.max()!, 6, "integer vs float fake-quant, max |diff|")
             }
         }
     }

@@ -179,9 +179,13 @@ final class PassTests: XCTestCase {
                 XCTAssertEqual(wq.bits, plan.weightBits[n.name])
                 XCTAssertEqual(wq.scales.count, perChannel ? g.initializers[n.inputs[1]]!.shape[0] : 1)
                 let w = g.initializers[n.inputs[1]]!
-                let per = w.count / w.shape[0]
+                let per = w.count / w.shape[0], taps = per / w.shape[1]
+                // With one α per input channel, the grid is on w·s_c (the scales fold into the weights).
+                let inputGrid = g.nodes.first { $0.outputs[0] == n.inputs[0] }?.op
+                var fold: [Float]? = nil
+                if case .fakeQuantize(let fq)? = inputGrid, let alphas = fq.channelAlphas { fold = alphas.map { $0 / Float(fq.qmax) } }
                 for (i, v) in w.floats.enumerated() {
-                    let q = v / wq.scale(channel: i / per)
+                    let q = v * (fold?[(i % per) / taps] ?? 1) / wq.scale(channel: i / per)
                     XCTAssertEqual(q, q.rounded(), accuracy: 1e-3)
                     XCTAssertLessThanOrEqual(abs(q.rounded()), Float(wq.qmax))
                 }

@@ -51,6 +51,120 @@ struct RangeStatistics {
     }
 }
 
+/// Per-channel maxima of |x| over the calibration batches: the maximum, and PAMS's EMA of the
+/// batch mean of per-sample channel maxima.
+struct ChannelRangeStatistics {
+    let channels: Int
+    var maximum: [Double]
+    var ema: [EMAAlpha]
+
+    init(channels: Int, policy: AlphaPolicy) {
+        self.channels = channels
+        maximum = [Double](repeating: 0, count: channels)
+        var beta = 0.0
+        switch policy { case .ema(let b), .auto(let b): beta = b; default: break }
+        ema = [EMAAlpha](repeating: EMAAlpha(beta: beta), count: channels)
+    }
+
+    mutating func add(batch: [[Float]]) {
+        var perChannel = [[Double]](repeating: [], count: channels)
+        for x in batch {
+            let plane = x.count / channels
+            for c in 0..<channels {
+                var m: Float = 0
+                for i in (c * plane)..<((c + 1) * plane) { m = Swift.max(m, abs(x[i])) }
+                perChannel[c].append(Double(m))
+                maximum[c] = Swift.max(maximum[c], Double(m))
+            }
+        }
+        for c in 0..<channels { ema[c].update(batchMaxima: perChannel[c]) }
+    }
+
+    func alphas(policy: AlphaPolicy, bits: Int) -> [Double] {
+        (0..<channels).map { c in
+            switch policy {
+            case .auto: return bits >= 8 ? maximum[c] : (ema[c].value ?? maximum[c])
+            case .ema: return ema[c].value ?? maximum[c]
+            case .max, .percentile: return maximum[c]
+            }
+        }
+    }
+}
+
+/// Signed ranges for asymmetric grids: the extreme minimum and maximum, and PAMS's EMA of the
+/// batch means of per-sample minima and maxima.
+struct SignedRangeStatistics {
+    var lowest = 0.0, highest = 0.0
+    var emaLow: EMAAlpha, emaHigh: EMAAlpha
+
+    init(policy: AlphaPolicy) {
+        var beta = 0.0
+        switch policy { case .ema(let b), .auto(let b): beta = b; default: break }
+        emaLow = EMAAlpha(beta: beta); emaHigh = EMAAlpha(beta: beta)
+    }
+
+    mutating func add(batch: [[Float]]) {
+        var lows: [Double] = [], highs: [Double] = []
+        for x in batch {
+            var lo: Float = 0, hi: Float = 0
+            for v in x { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
+            lows.append(-Double(lo)); highs.append(Double(hi))
+            lowest = Swift.min(lowest, Double(lo)); highest = Swift.max(highest, Double(hi))
+        }
+        emaLow.update(batchMaxima: lows); emaHigh.update(batchMaxima: highs)
+    }
+
+    /// (lo ≤ 0, hi ≥ 0) under the policy.
+    func range(policy: AlphaPolicy, bits: Int) -> (Double, Double) {
+        let useEMA: Bool
+        switch policy { case .auto: useEMA = bits < 8; case .ema: useEMA = true; default: useEMA = false }
+        if useEMA, let l = emaLow.value, let h = emaHigh.value { return (-l, h) }
+        return (lowest, highest)
+    }
+}
+
+/// The asymmetric unsigned grid covering [lo, hi] with 0 exactly on it (nil: keep symmetric).
+func asymmetricGrid(bits: Int, low: Double, high: Double) -> FakeQuant? {
+    let qmax = (1 << bits) - 1
+    let lo = Swift.min(low, 0), hi = Swift.max(high, 0)
+    guard hi > 0, hi - lo > 0 else { return nil }
+    let s = (hi - lo) / Double(qmax)
+    let z = Int((-lo / s).rounded())
+    guard z > 0, z < qmax else { return nil }
+    return FakeQuant(bits: bits, signed: false, alpha: Float(Double(qmax - z) * s), zeroPoint: z)
+}
+
+/// FakeQuantizes that may get one α per channel: narrow (≤ 8-bit) grids read only by convs
+/// (the lowering folds the channel scales into their weights), produced by a conv (whose
+/// requantization is per channel anyway) or by re-quantizing a wide value. Clip bounds and
+/// concat groups need one grid per tensor, so those keep a single α.
+func perChannelEligible(_ g: Graph, _ index: Int, pixels: Set<String>, shared: Set<Int>) -> Bool {
+    let n = g.nodes[index]
+    guard let q = n.op.fakeQuant, q.bits <= 8, !pixels.contains(n.name), !shared.contains(index) else { return false }
+    let readers = g.readerIndices()[n.outputs[0]] ?? []
+    guard !readers.isEmpty, !g.isGraphOutput(n.outputs[0]),
+          readers.allSatisfy({ if case .conv = g.nodes[$0].op { return g.nodes[$0].inputs[0] == n.outputs[0] } else { return false } }) else { return false }
+    guard let p = g.producerIndices()[n.inputs[0]] else { return false }
+    switch g.nodes[p].op {
+    case .conv(let a):
+        if case .clip? = a.activation { return false }
+        return (g.readerIndices()[n.inputs[0]] ?? []).count == 1
+    case .fakeQuantize: return true
+    default: return false
+    }
+}
+
+/// Asymmetric grids need a producer that can add the zero point: a conv without activation or
+/// a re-quantization of a wide value.
+func asymmetricEligible(_ g: Graph, _ index: Int) -> Bool {
+    guard let p = g.producerIndices()[g.nodes[index].inputs[0]] else { return false }
+    switch g.nodes[p].op {
+    case .conv(let a): return a.activation == nil
+    case .fakeQuantize: return true
+    default: return false
+    }
+}
+
 /// The p-th percentile of |x| from a 4096-bin histogram over [0, max].
 public func percentileOfMagnitude(_ x: [Float], _ p: Double, max m: Float) -> Float {
     guard m > 0, !x.isEmpty else { return 0 }
@@ -116,18 +230,47 @@ func calibrate(_ g: inout Graph, options: QuantizationOptions, log: (String) -> 
         let capture = try ActivationCapture(graph: source, capturing: names, threads: options.threads)
         var stats = [String: RangeStatistics]()
         for n in names { stats[n] = RangeStatistics(policy: options.alphaPolicy) }
+        let sharedMembers = Set(sharedGridGroups(g).joined())
+        var channelStats = [String: ChannelRangeStatistics]()
+        var signedStats = [String: SignedRangeStatistics]()
+        for i in targets where perChannelEligible(g, i, pixels: fixed, shared: sharedMembers) {
+            let v = g.nodes[i].inputs[0]
+            let q = g.nodes[i].op.fakeQuant!
+            if options.asymmetricActivations && (q.signed || q.zeroPoint != 0) && asymmetricEligible(g, i) {
+                signedStats[v] = SignedRangeStatistics(policy: options.alphaPolicy)
+            } else if options.perChannelActivations, let c = g.info(of: v)?.shape[1].value {
+                channelStats[v] = ChannelRangeStatistics(channels: c, policy: options.alphaPolicy)
+            }
+        }
         for batch in batches {
             var perValue = [String: [[Float]]]()
             for x in batch {
                 let values = try capture.run(x)
                 for n in capture.names { perValue[n, default: []].append(values[n]!.floats) }
             }
-            for (n, xs) in perValue { stats[n]!.add(batch: xs) }
+            for (n, xs) in perValue {
+                stats[n]!.add(batch: xs)
+                channelStats[n]?.add(batch: xs)
+                signedStats[n]?.add(batch: xs)
+            }
         }
         for i in targets {
             guard var q = g.nodes[i].op.fakeQuant else { continue }
-            let s = stats[g.nodes[i].inputs[0]]!
-            q.alpha = Float(Swift.max(s.alpha(bits: q.bits), 1e-8))
+            let v = g.nodes[i].inputs[0]
+            if let ss = signedStats[v] {
+                let (lo, hi) = ss.range(policy: options.alphaPolicy, bits: q.bits)
+                if let grid = asymmetricGrid(bits: q.bits, low: lo, high: hi) {
+                    g.nodes[i].op = .fakeQuantize(grid)
+                    continue
+                }
+                q = FakeQuant(bits: q.bits, signed: true, alpha: Float(Swift.max(stats[v]!.alpha(bits: q.bits), 1e-8)))
+            } else if let cs = channelStats[v] {
+                let alphas = cs.alphas(policy: options.alphaPolicy, bits: q.bits).map { Float(Swift.max($0, 1e-8)) }
+                q.channelAlphas = alphas
+                q.alpha = alphas.max()!
+            } else {
+                q.alpha = Float(Swift.max(stats[v]!.alpha(bits: q.bits), 1e-8))
+            }
             g.nodes[i].op = .fakeQuantize(q)
         }
         for group in sharedGridGroups(g) {

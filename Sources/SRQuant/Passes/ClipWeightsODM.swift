@@ -42,7 +42,12 @@ func clipWeightsODM(_ g: inout Graph, options: QuantizationOptions, log: (String
         let bias = node.inputs.count > 2 && !node.inputs[2].isEmpty ? g.initializers[node.inputs[2]]!.floats
                                                                      : [Float](repeating: 0, count: w.shape[0])
         let perChannel = wq0.scales.count > 1
-        let maxima = weightMaxima(w, perChannel: perChannel), p99 = weightP99(w, perChannel: perChannel)
+        let inputScales = inputChannelScales(g, conv: node)
+        let folded = inputScales.map { scaleInputChannels(w, $0, group: a.group) } ?? w
+        let maxima = weightMaxima(folded, perChannel: perChannel), p99 = weightP99(folded, perChannel: perChannel)
+        func quantize(_ ranges: [Float]) -> (Tensor, scales: [Float]) {
+            fakeQuantizeConvWeights(w, bits: wq0.bits, ranges: ranges, inputScales: inputScales, group: a.group)
+        }
         let problem = ConvProblem(w: w, bias: bias, attributes: a, samples: samples[k])
         // Reference: the float weights on the same (quantized) input. Against the float input the
         // search drifts to the smallest γ (shrinking W also shrinks the propagated input noise),
@@ -58,7 +63,7 @@ func clipWeightsODM(_ g: inout Graph, options: QuantizationOptions, log: (String
         for step in 0..<steps {
             let gammas: [Float] = limitAll.map { gammaCandidates(options.gammaGrid, limit: $0)[step] }
             let ranges = zip(gammas, p99).map { $0 * $1 }
-            let (wq, _) = fakeQuantizeWeights(w, bits: wq0.bits, ranges: ranges)
+            let (wq, _) = quantize(ranges)
             let out = problem.output(weights: wq.floats, input: samples[k].quantized)
             let errors = problem.channelErrors(out, ref)
             if groups == 1 {
@@ -70,8 +75,8 @@ func clipWeightsODM(_ g: inout Graph, options: QuantizationOptions, log: (String
         }
         let gammas = best.map(\.gamma)
         let ranges = zip(gammas, p99).map { $0 * $1 }
-        let (wq, scales) = fakeQuantizeWeights(w, bits: wq0.bits, ranges: ranges)
-        let maxError = problem.channelErrors(problem.output(weights: fakeQuantizeWeights(w, bits: wq0.bits, ranges: maxima).0.floats,
+        let (wq, scales) = quantize(ranges)
+        let maxError = problem.channelErrors(problem.output(weights: quantize(maxima).0.floats,
                                                             input: samples[k].quantized), ref).reduce(0, +)
         let chosenError = best.map(\.error).reduce(0, +)
         g.initializers[wName] = wq

@@ -17,8 +17,10 @@ func quantizeWeights(_ g: inout Graph, options: QuantizationOptions, log: (Strin
         done.insert(wName)
         let w = g.initializers[floatWeightName(wName)] ?? w0
         g.initializers[floatWeightName(wName)] = w
-        let ranges = weightMaxima(w, perChannel: options.perChannelWeights)
-        let (wq, scales) = fakeQuantizeWeights(w, bits: bits, ranges: ranges)
+        let inputScales = inputChannelScales(g, conv: node)
+        let folded = inputScales.map { scaleInputChannels(w, $0, group: a.group) } ?? w
+        let ranges = weightMaxima(folded, perChannel: options.perChannelWeights)
+        let (wq, scales) = fakeQuantizeConvWeights(w, bits: bits, ranges: ranges, inputScales: inputScales, group: a.group)
         g.initializers[wName] = wq
         a.weightQuantization = WeightQuantization(bits: bits, scales: scales)
         g.nodes[i].op = .conv(a)
