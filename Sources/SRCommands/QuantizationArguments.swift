@@ -42,6 +42,12 @@ struct QuantizationArguments: ParsableArguments {
     @Flag(help: "Skip ODM's layer-wise weight clipping search (use max|w|).")
     var noOdm = false
 
+    @Flag(help: "Skip tune-alpha (the search of each conv input's α by the network's output error on calibration patches).")
+    var noTuneAlpha = false
+
+    @Flag(help: "One α per channel for conv inputs is the default; this keeps one α per tensor.")
+    var perTensorActivations = false
+
     enum AlphaChoice: String, ExpressibleByArgument, CaseIterable { case ema, max, percentile }
 
     func validate() throws {
@@ -82,6 +88,8 @@ struct QuantizationArguments: ParsableArguments {
         case .percentile: o.alphaPolicy = .percentile(percentile)
         }
         o.odm = !noOdm
+        o.tuneAlpha = !noTuneAlpha
+        o.perChannelActivations = !perTensorActivations
         o.threads = threads
         let images = try calibrationImages(log: log)
         o.calibration = images.map(convention.tensor(from:))
@@ -102,6 +110,6 @@ struct QuantizationArguments: ParsableArguments {
 
     /// A short description for the compiled file's notes.
     var summary: String {
-        "wbits=\(wbits ?? bits) abits=\(abits ?? bits) edge=\(edgeBits)\(perChannel ? " per-channel" : "") alpha=\(alpha.rawValue)\(alpha == .ema ? "(beta=\(beta))" : "") odm=\(noOdm ? "off" : "on")"
+        "wbits=\(wbits ?? bits) abits=\(abits ?? bits) edge=\(edgeBits)\(perChannel ? " per-channel" : "") alpha=\(alpha.rawValue)\(alpha == .ema ? "(beta=\(beta))" : "") odm=\(noOdm ? "off" : "on") tune-alpha=\(noTuneAlpha ? "off" : "on")\(perTensorActivations ? " per-tensor-act" : "")"
     }
 }

@@ -49,6 +49,15 @@ public struct QuantizationOptions: Sendable {
     /// 2^b levels over [min, max] instead of a symmetric range that wastes the short side.
     /// Off by default: measured neutral on EDSR-8 (-b 8: 0.200 vs 0.195 dB; -b 4: 3.21 vs 3.17).
     public var asymmetricActivations: Bool = false
+    /// Refine each narrow conv-input α by the error at the reading convs' outputs (tune-alpha).
+    public var tuneAlpha: Bool = true
+    /// Candidate multipliers of the calibrated α for tune-alpha.
+    /// (EDSR-8 -b 4, Set5: none 2.86 dB loss, [0.6, 0.8, 1, 1.25] 2.43, this grid 2.29.)
+    public var alphaFactors: [Float] = [0.5, 0.65, 0.8, 1, 1.2, 1.45]
+    /// Calibration patches tune-alpha measures the output error on.
+    public var tuneAlphaPatches: Int = 8
+    /// Greedy passes over the grids (each starts from the previous one's choices).
+    public var tuneAlphaSweeps: Int = 1
     /// ODM weight clipping (layer-wise γ search); false: weights are clipped at max|W|.
     public var odm: Bool = true
     /// Candidate γ (multiples of the 99th percentile of |W|); empty: a default grid up to max/p99.
