@@ -227,8 +227,27 @@ final class PassTests: XCTestCase {
         XCTAssertNil(q.initializers.keys.first { $0.hasSuffix(".float") })
     }
 
+    /// tune-alpha only accepts a change of α that lowers the network's output error on the
+    /// calibration patches, so the error it reports can only go down; at 4 bits it moves some α.
+    func testTuneAlphaNeverIncreasesTheOutputError() throws {
+        var o = QuantizationOptions()
+        o.weightBits = 4; o.activationBits = 4
+        o.calibration = [Tensor(shape: [1, 3, 24, 24], floats: (0..<1728).map { Float(($0 * 37) % 101) / 101 })]
+        o.calibrationPatch = 16; o.calibrationBatches = 2; o.calibrationBatchSize = 2
+        var logs: [String] = []
+        let before = try QuantizationPipeline.run(tinyGraph(), options: o, through: "calibrate", log: { _ in })
+        let after = try QuantizationPipeline.run(tinyGraph(), options: o, through: "tune-alpha", log: { logs.append($0) })
+        let line = try XCTUnwrap(logs.first { $0.contains("output error") })
+        let numbers = line.components(separatedBy: ": ").last!.components(separatedBy: " -> ").compactMap { Double($0) }
+        XCTAssertEqual(numbers.count, 2, line)
+        XCTAssertLessThanOrEqual(numbers[1], numbers[0], line)
+        let alphas = { (g: Graph) in g.nodes.compactMap { n -> Float? in if case .fakeQuantize(let q) = n.op { return q.alpha } else { return nil } } }
+        XCTAssertEqual(alphas(before).count, alphas(after).count)
+        if numbers[1] < numbers[0] { XCTAssertNotEqual(alphas(before), alphas(after), "a lower error must come from a changed α") }
+    }
+
     func testPassNamesAndThrough() throws {
-        XCTAssertEqual(QuantizationPipeline.passNames, ["canonicalize", "insert-quant", "calibrate", "quantize-weights", "odm"])
+        XCTAssertEqual(QuantizationPipeline.passNames, ["canonicalize", "insert-quant", "calibrate", "tune-alpha", "quantize-weights", "odm"])
         XCTAssertThrowsError(try QuantizationPipeline.run(tinyGraph(), options: QuantizationOptions(), through: "nope", log: { _ in }))
         var o = QuantizationOptions(); o.odm = false
         o.calibration = [Tensor(shape: [1, 3, 20, 20], floats: [Float](repeating: 0.5, count: 1200))]

@@ -1,7 +1,7 @@
 import SRGraph
 import FloatEngine
 
-/// `tune-alpha`: refines each narrow conv-input grid's clamp bound α (all its channel α scaled
+/// `tune-alpha`: refines each sub-8-bit conv-input grid's clamp bound α (all its channel α scaled
 /// together) greedily, in execution order, by the error of the whole quantized network's
 /// output against the float network's on calibration patches, trying the multipliers in
 /// `options.alphaFactors`. PAMS learns α in training; the EMA gives the starting point and
@@ -28,7 +28,8 @@ func tuneAlpha(_ g: inout Graph, options: QuantizationOptions, log: (String) -> 
     let start = current
     for sweep in 0..<max(1, options.tuneAlphaSweeps) {
     for i in g.nodes.indices {
-        guard let q = g.nodes[i].op.fakeQuant, q.bits <= 8, !pixels.contains(g.nodes[i].name) else { continue }
+        // 8-bit grids keep their calibrated (max) α: clipping them measurably hurts (see Calibrate).
+        guard let q = g.nodes[i].op.fakeQuant, q.bits < 8, !pixels.contains(g.nodes[i].name) else { continue }
         let rs = readers[g.nodes[i].outputs[0]] ?? []
         guard !rs.isEmpty, rs.allSatisfy({ if case .conv = g.nodes[$0].op { return true } else { return false } }) else { continue }
         var best = (factor: Float(1), error: current)
