@@ -190,21 +190,6 @@ public enum Instruction: Equatable, Sendable {
     /// The program's result: u8 [3, s·H, s·W] pixels, channels in the metadata's order.
     case outputPixels(src: ValueID)
 
-    /// Stable mnemonic for dumps, errors and the opcode table.
-    public var mnemonic: String {
-        switch self {
-        case .inputPixels: return "input_pixels"
-        case .conv: return "conv"
-        case .requantize: return "requantize"
-        case .add: return "add"
-        case .mul: return "mul"
-        case .concat: return "concat"
-        case .sliceChannels: return "slice_channels"
-        case .depthToSpace: return "depth_to_space"
-        case .reduceMean: return "reduce_mean"
-        case .sqrt: return "sqrt"
-        case .lookup: return "lookup"
-        case .outputPixels: return "output_pixels"
-        }
-    }
+    /// Stable mnemonic for dumps and errors (from the opcode table, Opcode.swift).
+    public var mnemonic: String { opcode.mnemonic }
 }
