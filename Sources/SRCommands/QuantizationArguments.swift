@@ -30,8 +30,8 @@ struct QuantizationArguments: ParsableArguments {
     @Option(help: "Use at most this many calibration images (sorted by name).")
     var calibCount: Int = 32
 
-    @Option(help: "Activation clamp bound policy: ema (PAMS: EMA of per-image maxima), max, or percentile.")
-    var alpha: AlphaChoice = .ema
+    @Option(help: "Activation clamp bound policy: auto (max for 8-bit grids, EMA below), ema (PAMS: EMA of per-batch maxima), max, or percentile.")
+    var alpha: AlphaChoice = .auto
 
     @Option(help: "EMA momentum β for --alpha ema (α_t = β·α_(t-1) + (1-β)·mean max|x|; β = 0 at t = 0).")
     var beta: Double = 0.9
@@ -48,7 +48,7 @@ struct QuantizationArguments: ParsableArguments {
     @Flag(help: "One α per channel for conv inputs is the default; this keeps one α per tensor.")
     var perTensorActivations = false
 
-    enum AlphaChoice: String, ExpressibleByArgument, CaseIterable { case ema, max, percentile }
+    enum AlphaChoice: String, ExpressibleByArgument, CaseIterable { case auto, ema, max, percentile }
 
     func validate() throws {
         for b in [bits, wbits ?? bits, abits ?? bits, edgeBits] where !(2...8).contains(b) {
@@ -83,6 +83,7 @@ struct QuantizationArguments: ParsableArguments {
         }
         o.inputRange = convention.range.fullScale
         switch alpha {
+        case .auto: o.alphaPolicy = .auto(beta: beta)
         case .ema: o.alphaPolicy = .ema(beta: beta)
         case .max: o.alphaPolicy = .max
         case .percentile: o.alphaPolicy = .percentile(percentile)
@@ -110,6 +111,6 @@ struct QuantizationArguments: ParsableArguments {
 
     /// A short description for the compiled file's notes.
     var summary: String {
-        "wbits=\(wbits ?? bits) abits=\(abits ?? bits) edge=\(edgeBits)\(perChannel ? " per-channel" : "") alpha=\(alpha.rawValue)\(alpha == .ema ? "(beta=\(beta))" : "") odm=\(noOdm ? "off" : "on") tune-alpha=\(noTuneAlpha ? "off" : "on")\(perTensorActivations ? " per-tensor-act" : "")"
+        "wbits=\(wbits ?? bits) abits=\(abits ?? bits) edge=\(edgeBits)\(perChannel ? " per-channel" : "") alpha=\(alpha.rawValue)\(alpha == .ema || alpha == .auto ? "(beta=\(beta))" : "") odm=\(noOdm ? "off" : "on") tune-alpha=\(noTuneAlpha ? "off" : "on")\(perTensorActivations ? " per-tensor-act" : "")"
     }
 }
