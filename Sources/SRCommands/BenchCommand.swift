@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SRGraph
 import FloatEngine
+import SRQuant
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,7 +38,7 @@ struct BenchCommand: ParsableCommand {
         guard parts.count == 2, parts[0] > 0, parts[1] > 0 else { throw ValidationError("--size must be WxH, e.g. 256x256") }
         let graph = try loadGraph(path: model)
         let engine = try FloatEngine(graph: graph, threads: threads, kernels: reference ? .reference : .best)
-        var rng = SplitMix64(seed: 1)
+        var rng = SeededGenerator(seed: 1)
         let count = 3 * parts[0] * parts[1]
         let input = Tensor(shape: [1, 3, parts[1], parts[0]], floats: (0..<count).map { _ in Float(rng.next() >> 40) / Float(1 << 24) })
         let feeds = [graph.inputs[0].name: input]
@@ -55,18 +56,5 @@ struct BenchCommand: ParsableCommand {
         } else {
             print("\((model as NSString).lastPathComponent) \(size): min \(String(format: "%.1f", best)) ms, median \(String(format: "%.1f", median)) ms over \(times.count) runs")
         }
-    }
-}
-
-/// A tiny deterministic generator, so benchmark inputs are the same on every run.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

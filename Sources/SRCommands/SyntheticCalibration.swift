@@ -1,5 +1,6 @@
 import Foundation
 import SRImage
+import SRQuant
 
 /// The default calibration set when `--calib` is not given: deterministic images with the
 /// statistics SR inputs have (smooth 1/f texture, hard edges, saturated and dark regions), so
@@ -12,7 +13,7 @@ enum SyntheticCalibration {
     static func images() -> [RGBImage] { (0..<count).map { image(seed: UInt64($0) + 1) } }
 
     static func image(seed: UInt64) -> RGBImage {
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
         let n = size
         var planes = [[Double]](repeating: [Double](repeating: 0, count: n * n), count: 3)
