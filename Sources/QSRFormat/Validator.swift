@@ -118,7 +118,11 @@ public func validate(_ p: Program) throws {
             guard q.inputChannels % q.group == 0, q.outputChannels % q.group == 0 else {
                 throw fail("group \(q.group) does not divide \(q.inputChannels) input and \(q.outputChannels) output channels")
             }
-            try eightBit(src, "src")
+            // 16-bit sources serve the edge convs of 8-bit programs; the accumulator bound
+            // below still has to hold for every value of the type.
+            guard [.u8, .i8, .i16].contains(value(src).type) else {
+                throw fail("src \(value(src).name) is \(value(src).type), must be u8, i8 or i16")
+            }
             let O = Int(q.outputChannels), cg = Int(q.inputChannels / q.group)
             let (taps, o1) = (cg * Int(q.kernelHeight)).multipliedReportingOverflow(by: Int(q.kernelWidth))
             let (count, o2) = taps.multipliedReportingOverflow(by: O)

@@ -6,7 +6,7 @@ import SRQuant
 
 /// The quantizer's options, shared by `srcc compile` and `srcc dump --after PASS`.
 struct QuantizationArguments: ParsableArguments {
-    @Option(name: .short, help: "Bits of the body's weights and activations (8 or 4). The first and last conv keep --edge-bits.")
+    @Option(name: .short, help: "Bits of the body's weights and activations (8 or 4). The edge convs (first, tail, attention) keep --edge-bits weights and --edge-abits inputs.")
     var bits: Int = 8
 
     @Option(help: "Weight bits of the body (default: -b).")
@@ -17,6 +17,9 @@ struct QuantizationArguments: ParsableArguments {
 
     @Option(help: "Bits of the first and last conv (weights and inputs), kept higher as the papers do.")
     var edgeBits: Int = 8
+
+    @Option(help: "Input bits of the first and last convs (default: twice the body's activation bits, at most 16, at least --edge-bits: 16 for -b 8, 8 for -b 4). 16-bit inputs run as i16 x i8 convs.")
+    var edgeAbits: Int?
 
     @Flag(help: "One weight scale per output channel instead of one per layer.")
     var perChannel = false
@@ -42,6 +45,9 @@ struct QuantizationArguments: ParsableArguments {
     @Flag(help: "Skip ODM's layer-wise weight clipping search (use max|w|).")
     var noOdm = false
 
+    @Flag(help: "Skip round-weights (error-compensating GPTQ-style rounding on calibration inputs); weights round to nearest.")
+    var noRoundWeights = false
+
     @Flag(help: "Skip tune-alpha (the search of each conv input's α by the network's output error on calibration patches).")
     var noTuneAlpha = false
 
@@ -54,6 +60,7 @@ struct QuantizationArguments: ParsableArguments {
         for b in [bits, wbits ?? bits, abits ?? bits, edgeBits] where !(2...8).contains(b) {
             throw ValidationError("bit widths must be between 2 and 8, got \(b)")
         }
+        if let e = edgeAbits, !(2...16).contains(e) { throw ValidationError("--edge-abits must be between 2 and 16, got \(e)") }
         _ = try parsedOverrides()
     }
 
@@ -75,6 +82,7 @@ struct QuantizationArguments: ParsableArguments {
         o.weightBits = wbits ?? bits
         o.activationBits = abits ?? bits
         o.edgeBits = edgeBits
+        o.edgeActivationBits = edgeActivationBits
         o.perChannelWeights = perChannel
         o.overrides = try parsedOverrides()
         let names = Set(graph.nodes.map(\.name))
@@ -90,6 +98,7 @@ struct QuantizationArguments: ParsableArguments {
         }
         o.odm = !noOdm
         o.tuneAlpha = !noTuneAlpha
+        o.roundWeights = !noRoundWeights
         o.perChannelActivations = !perTensorActivations
         o.threads = threads
         let images = try calibrationImages(log: log)
@@ -109,8 +118,10 @@ struct QuantizationArguments: ParsableArguments {
         return try pngs.map { try readPNG((dir as NSString).appendingPathComponent($0)) }
     }
 
+    var edgeActivationBits: Int { edgeAbits ?? min(16, max(edgeBits, 2 * (abits ?? bits))) }
+
     /// A short description for the compiled file's notes.
     var summary: String {
-        "wbits=\(wbits ?? bits) abits=\(abits ?? bits) edge=\(edgeBits)\(perChannel ? " per-channel" : "") alpha=\(alpha.rawValue)\(alpha == .ema || alpha == .auto ? "(beta=\(beta))" : "") odm=\(noOdm ? "off" : "on") tune-alpha=\(noTuneAlpha ? "off" : "on")\(perTensorActivations ? " per-tensor-act" : "")"
+        "wbits=\(wbits ?? bits) abits=\(abits ?? bits) edge=w\(edgeBits)a\(edgeActivationBits)\(perChannel ? " per-channel" : "") alpha=\(alpha.rawValue)\(alpha == .ema || alpha == .auto ? "(beta=\(beta))" : "") odm=\(noOdm ? "off" : "on") tune-alpha=\(noTuneAlpha ? "off" : "on") round-weights=\(noRoundWeights ? "off" : "on")\(perTensorActivations ? " per-tensor-act" : "")"
     }
 }

@@ -13,6 +13,7 @@ struct ActivationCapture {
         var seen = Set<String>()
         let unique = names.filter { seen.insert($0).inserted }
         g.outputs = unique.map { ValueInfo(name: $0, shape: g.info(of: $0)!.shape) }
+        g.removeDeadCode()   // only what the captured values depend on runs
         engine = try FloatEngine(graph: g, threads: threads)
         self.names = unique
         inputName = g.inputs[0].name

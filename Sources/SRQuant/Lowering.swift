@@ -351,8 +351,8 @@ struct Lowering {
     mutating func lowerConv(_ node: Node, _ a: Conv2DAttributes) throws {
         let x = try input(node, 0)
         let xd = values[Int(x)]
-        guard xd.type == .u8 || xd.type == .i8 else {
-            throw GraphError(node, "conv input must be an 8-bit or narrower integer, is \(xd.type) (a FakeQuantize is missing before this conv)")
+        guard xd.type == .u8 || xd.type == .i8 || xd.type == .i16 else {
+            throw GraphError(node, "conv input must be an integer of at most 16 bits, is \(xd.type) (a FakeQuantize is missing before this conv)")
         }
         guard let wq = a.weightQuantization else { throw GraphError(node, "conv weights are not quantized (run quantize-weights)") }
         guard let w = graph.initializers[node.inputs[1]] else { throw GraphError(node, "conv weight is not a constant") }
@@ -394,6 +394,15 @@ struct Lowering {
             padConstant = addConstant(.int32, pads.enumerated().map { c, p in
                 Int32(clamping: Int64((Double(p) / (inScales?[c] ?? sIn)).rounded()) + Int64(z))
             }.map { min(max($0, xd.qmin), xd.qmax) })
+        }
+        // The int32 accumulator must hold for every input of the source type (the reader checks
+        // the same bound): |B[o]| + Σ|W[o,·]| · max|x| ≤ 2^31 − 1.
+        let inputMax = max(abs(Int64(xd.type.range.lowerBound)), Int64(xd.type.range.upperBound))
+        for oc in 0..<o {
+            let bound = Int64(abs(Int(qb[oc]))) + qw[(oc * per)..<((oc + 1) * per)].reduce(Int64(0)) { $0 + Int64(abs(Int($1))) } * inputMax
+            guard bound <= Int64(Int32.max) else {
+                throw GraphError(node, "output channel \(oc): the int32 accumulator could overflow with a \(xd.type) input (bound \(bound)); give this conv a narrower input (--override or --edge-abits)")
+            }
         }
         let fq = try resultGrid(node)
         var lo = Int32(fq.qmin), hi = Int32(fq.qmax)

@@ -26,6 +26,9 @@ public struct QuantizationOptions: Sendable {
     public var activationBits: Int = 8
     /// Bits of the first and last convs' weights and inputs.
     public var edgeBits: Int = 8
+    /// Bits of the edge convs' inputs when they differ from `edgeBits` (16 for 8-bit programs:
+    /// the output side's grid is what the output error is most sensitive to).
+    public var edgeActivationBits: Int? = nil
     /// One weight scale per output channel instead of one per layer.
     public var perChannelWeights: Bool = false
     /// Conv node name → bits for that conv's weights and input.
@@ -65,6 +68,14 @@ public struct QuantizationOptions: Sendable {
     /// After ODM, fold the mean output error of each conv into its bias.
     /// (Off by default: it cost 0.04 dB on EDSR -b 4.)
     public var biasCorrection: Bool = false
+    /// Error-compensating weight rounding (round-weights pass, OBQ/GPTQ); false: round to nearest.
+    public var roundWeights: Bool = true
+    /// Sampled im2col columns per conv (spread over `roundingPatches` calibration patches).
+    public var roundingSamples: Int = 16384
+    public var roundingPatches: Int = 32
+    /// λ: the input covariance's diagonal is raised by λ·mean(diag) (keeps H invertible and
+    /// the compensation from fitting the calibration patches too closely).
+    public var roundingDamping: Double = 0.01
     /// Output positions sampled per conv for the ODM error.
     public var odmSamples: Int = 2048
     public var threads: Int? = nil

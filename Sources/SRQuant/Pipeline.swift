@@ -19,6 +19,7 @@ public enum QuantizationPipeline {
         Pass(name: "tune-alpha", run: { g, o, log in try tuneAlpha(&g, options: o, log: log) }),
         Pass(name: "quantize-weights", run: { g, o, log in try quantizeWeights(&g, options: o, log: log) }),
         Pass(name: "odm", run: { g, o, log in try clipWeightsODM(&g, options: o, log: log) }),
+        Pass(name: "round-weights", run: { g, o, log in try roundWeights(&g, options: o, log: log) }),
     ]
 
     public static let passNames: [String] = passes.map(\.name)

@@ -94,7 +94,14 @@ final class PassTests: XCTestCase {
                         guard case .conv = n.op else { continue }
                         XCTAssertEqual(grids[n.inputs[0]]?.bits, plan.inputBits[n.name], "\(m.file) \(n.name)")
                     }
-                    XCTAssertEqual(plan.edges.count, m.file.hasPrefix("xlsr") ? 6 : 2, "\(m.file) edges \(plan.edges)")
+                    // Edges: XLSR's 5 convs reading the input and its last conv; EDSR's and IMDN's
+                    // first and last conv. Edge inputs with body weights: what lies between the
+                    // last join and the last conv (XLSR conv3, EDSR's upsampler conv) and IMDN's
+                    // 2 pooled-attention convs in each of its 6 blocks.
+                    let expected = ["xlsr": 6, "edsr": 2, "imdn": 2][String(m.file.prefix(4))]!
+                    let expectedWide = ["xlsr": 1, "edsr": 1, "imdn": 12][String(m.file.prefix(4))]!
+                    XCTAssertEqual(plan.wideInputs.count, expectedWide, "\(m.file) \(plan.wideInputs.sorted())")
+                    XCTAssertEqual(plan.edges.count, expected, "\(m.file) edges \(plan.edges.sorted())")
                 }
             }
         }
@@ -246,8 +253,42 @@ final class PassTests: XCTestCase {
         if numbers[1] < numbers[0] { XCTAssertNotEqual(alphas(before), alphas(after), "a lower error must come from a changed α") }
     }
 
+    /// round-weights keeps every weight on its grid (integer multiples of the layer's scale
+    /// within ±qmax), changes some of them, and lowers each conv's proxy output error against
+    /// round-to-nearest on the calibration columns.
+    func testRoundWeightsStaysOnTheGridAndLowersTheLayerError() throws {
+        var o = QuantizationOptions()
+        o.weightBits = 4; o.activationBits = 4; o.tuneAlpha = false; o.odm = false
+        o.perChannelActivations = false   // stored weights are then plain multiples of their scale
+        o.calibration = [Tensor(shape: [1, 3, 24, 24], floats: (0..<1728).map { Float(($0 * 37) % 101) / 101 })]
+        o.calibrationPatch = 16; o.calibrationBatches = 2; o.calibrationBatchSize = 2
+        o.roundingSamples = 512; o.roundingPatches = 4
+        let nearest = try QuantizationPipeline.run(tinyGraph(), options: o, through: "odm", log: { _ in })
+        var logs: [String] = []
+        let rounded = try QuantizationPipeline.run(tinyGraph(), options: o, log: { logs.append($0) })
+        var changed = 0
+        for n in rounded.nodes {
+            guard case .conv(let a) = n.op, let wq = a.weightQuantization else { continue }
+            let w = rounded.initializers[n.inputs[1]]!
+            let per = w.count / w.shape[0]
+            for (i, v) in w.floats.enumerated() {
+                let q = v / wq.scale(channel: i / per)
+                XCTAssertEqual(q, q.rounded(), accuracy: 1e-3, "\(n.name)[\(i)]")
+                XCTAssertLessThanOrEqual(abs(q.rounded()), Float(wq.qmax))
+            }
+            let before = nearest.initializers[nearest.nodes.first { $0.name == n.name }!.inputs[1]]!
+            changed += zip(before.floats, w.floats).filter { $0 != $1 }.count
+            let line = try XCTUnwrap(logs.first { $0.contains("[round-weights] \(n.name):") })
+            let numbers = line.components(separatedBy: "columns ").last!.components(separatedBy: " -> ")
+                .map { $0.components(separatedBy: " ")[0] }.compactMap { Double($0) }
+            XCTAssertEqual(numbers.count, 2, line)
+            XCTAssertLessThan(numbers[1], numbers[0], line)
+        }
+        XCTAssertGreaterThan(changed, 0, "round-weights changed no weight")
+    }
+
     func testPassNamesAndThrough() throws {
-        XCTAssertEqual(QuantizationPipeline.passNames, ["canonicalize", "insert-quant", "calibrate", "tune-alpha", "quantize-weights", "odm"])
+        XCTAssertEqual(QuantizationPipeline.passNames, ["canonicalize", "insert-quant", "calibrate", "tune-alpha", "quantize-weights", "odm", "round-weights"])
         XCTAssertThrowsError(try QuantizationPipeline.run(tinyGraph(), options: QuantizationOptions(), through: "nope", log: { _ in }))
         var o = QuantizationOptions(); o.odm = false
         o.calibration = [Tensor(shape: [1, 3, 20, 20], floats: [Float](repeating: 0.5, count: 1200))]

@@ -10,7 +10,6 @@ import SRGraph
 /// chosen range; with `biasCorrection` the mean error per channel is folded into the bias.
 /// Without `options.odm` the pass only drops the float weight copies.
 func clipWeightsODM(_ g: inout Graph, options: QuantizationOptions, log: (String) -> Void) throws {
-    defer { for k in g.initializers.keys where k.hasSuffix(".float") { g.initializers[k] = nil } }
     guard options.odm else { log("ODM disabled: weights keep max|W| clipping"); return }
     let convs = g.nodes.indices.filter { if case .conv = g.nodes[$0].op { return true } else { return false } }
     guard !convs.isEmpty else { return }
@@ -104,7 +103,6 @@ func clipWeightsODM(_ g: inout Graph, options: QuantizationOptions, log: (String
         }
         log("\(node.name): \(text)")
     }
-    g.removeDeadCode()
 }
 
 /// γ candidates: the given grid (or 16 steps from 0.5) capped at `limit`, always ending at `limit`.

@@ -76,6 +76,7 @@ func insertQuantize(_ g: inout Graph, options: QuantizationOptions, log: (String
 
 /// Where a conv or Sigmoid reads a grid wider than it accepts, a FakeQuantize to its bits.
 private func insertNarrowingQuantizes(_ g: inout Graph, options: QuantizationOptions, log: (String) -> Void) throws {
+    try g.inferShapes()   // the plan looks at shapes (pooled inputs)
     let plan = ConvBitPlan(g, options)
     var cache: [String: String] = [:]
     var i = 0
@@ -183,7 +184,9 @@ private struct Placement {
         }
         let convBits = u.compactMap { if case .conv(let b) = $0 { return b } else { return nil } }
         if !u.isEmpty && convBits.count == u.count {
-            return (FakeQuant(bits: convBits.max()!, signed: !nonNeg, alpha: alpha), "read only by conv inputs")
+            // Above 8 bits a non-negative grid drops one bit (u15 has s16's step and fits i16).
+            let b = convBits.max()!
+            return (FakeQuant(bits: b > 8 && nonNeg ? b - 1 : b, signed: !nonNeg, alpha: alpha), "read only by conv inputs")
         }
         if u.contains(.sigmoid) {
             return (FakeQuant(bits: 8, signed: !nonNeg, alpha: alpha), "read by a Sigmoid")
