@@ -6,7 +6,7 @@ import SRQuant
 
 /// The quantizer's options, shared by `srcc compile` and `srcc dump --after PASS`.
 struct QuantizationArguments: ParsableArguments {
-    @Option(name: .short, help: "Bits of the body's weights and activations (8 or 4). The edge convs (first, tail, attention) keep --edge-bits weights and --edge-abits inputs.")
+    @Option(name: .short, help: "Bits of the body's weights and activations (8 or 4). The first and last conv keep --edge-bits weights; they, the rest of the tail and the pooled attention convs read --edge-abits inputs.")
     var bits: Int = 8
 
     @Option(help: "Weight bits of the body (default: -b).")
@@ -15,10 +15,10 @@ struct QuantizationArguments: ParsableArguments {
     @Option(help: "Activation bits of the body's conv inputs (default: -b).")
     var abits: Int?
 
-    @Option(help: "Bits of the first and last conv (weights and inputs), kept higher as the papers do.")
+    @Option(help: "Weight bits of the first and last conv, kept higher as the papers do.")
     var edgeBits: Int = 8
 
-    @Option(help: "Input bits of the first and last convs (default: twice the body's activation bits, at most 16, at least --edge-bits: 16 for -b 8, 8 for -b 4). 16-bit inputs run as i16 x i8 convs.")
+    @Option(help: "Input bits of the edge convs: first and last conv, the convs after the last residual join (e.g. EDSR's upsampler), convs on pooled values (default: twice the body's activation bits, at most 16, at least --edge-bits: 16 for -b 8, 8 for -b 4). 16-bit inputs run as i16 x i8 convs.")
     var edgeAbits: Int?
 
     @Flag(help: "One weight scale per output channel instead of one per layer.")
