@@ -450,7 +450,9 @@ func planSlots(values count: Int, instructions: [Instruction]) -> (slots: [Int32
             if let s = free.popLast() { slot[Int(d)] = s } else { slot[Int(d)] = total; total += 1 }
             if lastUse[Int(d)] < i { free.append(slot[Int(d)]) }   // never read
         }
-        for s in Set(ins.sources) where lastUse[Int(s)] == i { free.append(slot[Int(s)]) }
+        // In source order (not a Set's, which changes per process): the file must not depend on the run.
+        var freed = Set<ValueID>()
+        for s in ins.sources where lastUse[Int(s)] == i && freed.insert(s).inserted { free.append(slot[Int(s)]) }
     }
     for i in 0..<count where slot[i] < 0 { slot[i] = 0 }
     return (slot, Int(total))

@@ -127,28 +127,14 @@ struct ConvSamples {
 
     mutating func add(float xf: Tensor, quantized xq: Tensor, conv: Node, count n: Int, rng: inout SeededGenerator) {
         guard case .conv(let a) = conv.op else { return }
-        let c = xf.shape[1], h = xf.shape[2], w = xf.shape[3]
-        let pads = a.resolvedPads(inputHeight: h, inputWidth: w)
-        let kh = a.kernel[0], kw = a.kernel[1]
-        let ho = (h + pads[0] + pads[2] - a.dilations[0] * (kh - 1) - 1) / a.strides[0] + 1
-        let wo = (w + pads[1] + pads[3] - a.dilations[1] * (kw - 1) - 1) / a.strides[1] + 1
-        guard ho > 0, wo > 0 else { return }
-        rows = c * kh * kw
+        let c = xf.shape[1]
+        guard let sampling = ConvSampling(a, height: xf.shape[2], width: xf.shape[3]) else { return }
+        rows = c * a.kernel[0] * a.kernel[1]
         for _ in 0..<n {
-            let oy = Int.random(in: 0..<ho, using: &rng), ox = Int.random(in: 0..<wo, using: &rng)
+            let (oy, ox) = sampling.randomPosition(using: &rng)
             var cf = [Float](repeating: 0, count: rows), cq = cf
-            for ch in 0..<c {
-                let pad = a.padValues?[ch] ?? 0
-                for ky in 0..<kh {
-                    let y = oy * a.strides[0] - pads[0] + ky * a.dilations[0]
-                    for kx in 0..<kw {
-                        let x = ox * a.strides[1] - pads[1] + kx * a.dilations[1]
-                        let r = (ch * kh + ky) * kw + kx
-                        if y < 0 || y >= h || x < 0 || x >= w { cf[r] = pad; cq[r] = pad; continue }
-                        cf[r] = xf.floats[(ch * h + y) * w + x]
-                        cq[r] = xq.floats[(ch * h + y) * w + x]
-                    }
-                }
+            sampling.forEachTap(channels: c, y: oy, x: ox) { r, ch, i in
+                if let i { cf[r] = xf.floats[i]; cq[r] = xq.floats[i] } else { cf[r] = a.padValues?[ch] ?? 0; cq[r] = cf[r] }
             }
             columnsF.append(cf); columnsQ.append(cq)
         }

@@ -138,24 +138,11 @@ struct ConvColumns {
 
     /// `n` random output positions of one input tensor.
     mutating func add(_ t: Tensor, count n: Int, rng: inout SeededGenerator) {
-        let h = t.shape[2], w = t.shape[3]
-        let pads = a.resolvedPads(inputHeight: h, inputWidth: w)
-        let kh = a.kernel[0], kw = a.kernel[1]
-        let ho = (h + pads[0] + pads[2] - a.dilations[0] * (kh - 1) - 1) / a.strides[0] + 1
-        let wo = (w + pads[1] + pads[3] - a.dilations[1] * (kw - 1) - 1) / a.strides[1] + 1
-        guard ho > 0, wo > 0 else { return }
+        guard let sampling = ConvSampling(a, height: t.shape[2], width: t.shape[3]) else { return }
         for _ in 0..<n {
-            let oy = Int.random(in: 0..<ho, using: &rng), ox = Int.random(in: 0..<wo, using: &rng)
-            for ch in 0..<channels {
-                let pad = a.padValues?[ch] ?? 0
-                for ky in 0..<kh {
-                    let y = oy * a.strides[0] - pads[0] + ky * a.dilations[0]
-                    for kx in 0..<kw {
-                        let x = ox * a.strides[1] - pads[1] + kx * a.dilations[1]
-                        let inside = y >= 0 && y < h && x >= 0 && x < w
-                        rows[(ch * kh + ky) * kw + kx].append(inside ? t.floats[(ch * h + y) * w + x] : pad)
-                    }
-                }
+            let (oy, ox) = sampling.randomPosition(using: &rng)
+            sampling.forEachTap(channels: channels, y: oy, x: ox) { r, ch, i in
+                rows[r].append(i.map { t.floats[$0] } ?? (a.padValues?[ch] ?? 0))
             }
             count += 1
         }
