@@ -42,7 +42,7 @@ func roundWeights(_ g: inout Graph, options: QuantizationOptions, log: (String) 
         let inputScales = inputChannelScales(g, conv: node)
         let folded = inputScales.map { scaleInputChannels(w, $0, group: a.group) } ?? w
 
-        // Columns at the same sampled positions in the quantized and the float graph.
+        // Columns of the conv's input in the quantized graph (upstream already rounded).
         let x = node.inputs[0]
         let quantCapture = try ActivationCapture(graph: g, capturing: [x], threads: options.threads)
         var columns = ConvColumns(conv: a, channels: cg * a.group, capacity: perPatch * patches.count)
@@ -53,7 +53,9 @@ func roundWeights(_ g: inout Graph, options: QuantizationOptions, log: (String) 
         }
         if let s = inputScales { columns.divideChannels(by: s) }
 
-        var out = folded.floats
+        // Starts from round-to-nearest (what a group keeps if its covariance is unusable).
+        let nearestWeights = g.initializers[wName]!
+        var out = (inputScales.map { scaleInputChannels(nearestWeights, $0, group: a.group) } ?? nearestWeights).floats
         var newBias = bias
         var before = 0.0, after = 0.0
         let og = m / a.group
