@@ -133,8 +133,10 @@ public struct ConvBitPlan: Sendable {
         for n in g.nodes {
             guard case .conv = n.op else { continue }
             if let b = o.overrides[n.name] { inputBits[n.name] = b; weightBits[n.name] = b }
-            else if edges.contains(n.name) { inputBits[n.name] = o.edgeActivationBits ?? o.edgeBits; weightBits[n.name] = o.edgeBits }
-            else if wideInputs.contains(n.name) { inputBits[n.name] = o.edgeActivationBits ?? o.edgeBits; weightBits[n.name] = o.weightBits }
+            else if edges.contains(n.name) || wideInputs.contains(n.name) {
+                inputBits[n.name] = o.edgeActivationBits ?? o.edgeBits
+                weightBits[n.name] = edges.contains(n.name) ? o.edgeBits : o.weightBits
+            }
             else { inputBits[n.name] = o.activationBits; weightBits[n.name] = o.weightBits }
         }
     }

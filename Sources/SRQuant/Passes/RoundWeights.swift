@@ -55,7 +55,8 @@ func roundWeights(_ g: inout Graph, options: QuantizationOptions, log: (String) 
 
         // Starts from round-to-nearest (what a group keeps if its covariance is unusable).
         let nearestWeights = g.initializers[wName]!
-        var out = (inputScales.map { scaleInputChannels(nearestWeights, $0, group: a.group) } ?? nearestWeights).floats
+        let nearestFolded = (inputScales.map { scaleInputChannels(nearestWeights, $0, group: a.group) } ?? nearestWeights).floats
+        var out = nearestFolded
         var newBias = bias
         var before = 0.0, after = 0.0
         let og = m / a.group
@@ -99,14 +100,10 @@ func roundWeights(_ g: inout Graph, options: QuantizationOptions, log: (String) 
                 for (pos, idx) in order.enumerated() { row[idx] = v[pos] }
                 for c in 0..<per { out[o * per + c] = Float(row[c]) }
                 newBias[o] = Float(row[per])
-                // Proxy error (on the damped-free covariance) against the target, before and after.
-                let nearest = (0..<per).map { c -> Double in
-                    let wv = Double(folded.floats[o * per + c])
-                    return s > 0 ? min(max((wv / s).rounded(), -qmax), qmax) * s : 0
-                } + [Double(bias[o])]
-                let target = (0..<per).map { Double(folded.floats[o * per + $0]) } + [Double(bias[o])]
-                before += quadratic(gramRaw, zip(nearest, target).map { $0 - $1 })
-                after += quadratic(gramRaw, zip(row, target).map { $0 - $1 })
+                // Proxy error (on the undamped covariance) against the target, before and after.
+                let nearest = nearestFolded[(o * per)..<((o + 1) * per)].map(Double.init) + [Double(bias[o])]
+                before += quadratic(gramRaw, zip(nearest, targets[j]).map { $0 - $1 })
+                after += quadratic(gramRaw, zip(row, targets[j]).map { $0 - $1 })
             }
         }
         let q = Tensor(shape: w.shape, floats: out)
