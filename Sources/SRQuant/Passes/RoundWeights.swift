@@ -30,6 +30,10 @@ func roundWeights(_ g: inout Graph, options: QuantizationOptions, log: (String) 
     let patches = Array(calibrationBatches(options).joined().prefix(options.roundingPatches))
     guard !patches.isEmpty else { throw GraphError("round-weights: no calibration images") }
     let perPatch = max(1, options.roundingSamples / patches.count)
+    // The network runs once over the patches, segment by segment: up to each conv's input with
+    // the upstream convs already rounded.
+    try g.inferShapes()
+    var runner = SegmentedRunner(graph: g, inputs: patches, threads: options.threads)
 
     for ci in convs {
         let node = g.nodes[ci]
@@ -44,12 +48,11 @@ func roundWeights(_ g: inout Graph, options: QuantizationOptions, log: (String) 
 
         // Columns of the conv's input in the quantized graph (upstream already rounded).
         let x = node.inputs[0]
-        let quantCapture = try ActivationCapture(graph: g, capturing: [x], threads: options.threads)
+        try runner.advance(g, to: ci)
         var columns = ConvColumns(conv: a, channels: cg * a.group, capacity: perPatch * patches.count)
         var rng = SeededGenerator(seed: options.seed ^ 0x60D ^ UInt64(ci))
-        for p in patches {
-            let xq = try quantCapture.run(p)[x]!
-            columns.add(xq, count: perPatch, rng: &rng)
+        for state in runner.states {
+            columns.add(state[x]!, count: perPatch, rng: &rng)
         }
         if let s = inputScales { columns.divideChannels(by: s) }
 
