@@ -9,8 +9,7 @@ struct CompileCommand: ParsableCommand {
         commandName: "compile",
         abstract: "Compile a float ONNX model into an integer program (.qsr) for srvm.",
         discussion: """
-        Runs the quantizer's passes (canonicalize, insert-quant, calibrate, tune-alpha, \
-        quantize-weights, odm) and lowers the result to integer instructions: weights int8/int4, biases int32, \
+        Runs the quantizer's passes (\(QuantizationPipeline.passNames.joined(separator: ", "))) and lowers the result to integer instructions: weights int8/int4, biases int32, \
         gemmlowp-style requantization everywhere, u8 pixels in and out (SPEC.md §5). Progress, \
         the calibrated α and the ODM γ chosen per layer are printed to standard error. The \
         output is written atomically.

@@ -30,7 +30,7 @@ struct DumpCommand: ParsableCommand {
     @Argument(help: "Model file (.onnx or .qsr).")
     var model: String
 
-    @Option(help: "Print the model after this stage: import, canonicalize, insert-quant, calibrate, tune-alpha, quantize-weights, odm, lower.")
+    @Option(help: ArgumentHelp("Print the model after this stage: \(dumpStages.joined(separator: ", ")).", valueName: "stage"))
     var after: String = "import"
 
     @Option(name: .shortAndLong, help: "Write the dump to this file instead of standard output.")
