@@ -47,4 +47,13 @@ struct SegmentedRunner {
         for k in states.indices { states[k] = states[k].filter { laterReads.contains($0.key) } }
         position = end
     }
+
+    /// The graph's first output for every input: the rest of `graph` run from the current
+    /// position (the runner itself stays where it is, so alternatives can be compared).
+    func finish(_ graph: Graph) throws -> [Tensor] {
+        var rest = self
+        try rest.advance(graph, to: graph.nodes.count)
+        let name = graph.outputs[0].name
+        return rest.states.map { $0[name]! }
+    }
 }

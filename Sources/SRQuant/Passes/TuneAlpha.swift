@@ -13,11 +13,13 @@ func tuneAlpha(_ g: inout Graph, options: QuantizationOptions, log: (String) -> 
     guard !patches.isEmpty else { throw GraphError("tune-alpha: no calibration images") }
     let reference = try FloatEngine(graph: floatReference(g), threads: options.threads)
     let refs = try patches.map { try reference.run($0) }
+    // Only what follows the grid being tuned runs per candidate: the runner keeps the patches'
+    // values up to it (with the choices made so far upstream).
+    try g.inferShapes()
+    var runner = SegmentedRunner(graph: g, inputs: patches, threads: options.threads)
     func error(_ graph: Graph) throws -> Double {
-        let engine = try FloatEngine(graph: graph, threads: options.threads)
         var total = 0.0
-        for (p, r) in zip(patches, refs) {
-            let out = try engine.run(p)
+        for (out, r) in zip(try runner.finish(graph), refs) {
             for (a, b) in zip(out.floats, r.floats) { total += Double((a - b) * (a - b)) }
         }
         return total
@@ -27,11 +29,13 @@ func tuneAlpha(_ g: inout Graph, options: QuantizationOptions, log: (String) -> 
     var current = try error(g)
     let start = current
     for sweep in 0..<max(1, options.tuneAlphaSweeps) {
+    if sweep > 0 { runner = SegmentedRunner(graph: g, inputs: patches, threads: options.threads) }
     for i in g.nodes.indices {
         // 8-bit grids keep their calibrated (max) α: clipping them measurably hurts (see Calibrate).
         guard let q = g.nodes[i].op.fakeQuant, q.bits < 8, !pixels.contains(g.nodes[i].name) else { continue }
         let rs = readers[g.nodes[i].outputs[0]] ?? []
         guard !rs.isEmpty, rs.allSatisfy({ if case .conv = g.nodes[$0].op { return true } else { return false } }) else { continue }
+        try runner.advance(g, to: i)
         var best = (factor: Float(1), error: current)
         for f in options.alphaFactors where f != 1 {
             var s = q
