@@ -52,6 +52,11 @@ public struct QuantizationOptions: Sendable {
     /// 2^b levels over [min, max] instead of a symmetric range that wastes the short side.
     /// Off by default: measured neutral on EDSR-8 (-b 8: 0.200 vs 0.195 dB; -b 4: 3.21 vs 3.17).
     public var asymmetricActivations: Bool = false
+    /// Extra conv work (fraction of all conv MACs) the mixed-precision pass may spend on giving
+    /// the most sensitive body conv inputs the edge input width; 0 turns the pass off.
+    public var wideInputBudget: Double = 0.2
+    /// Calibration patches the mixed-precision pass measures output errors on.
+    public var sensitivityPatches: Int = 16
     /// Refine each narrow conv-input α by the error at the reading convs' outputs (tune-alpha).
     public var tuneAlpha: Bool = true
     /// Candidate multipliers of the calibrated α for tune-alpha.
@@ -93,3 +98,4 @@ public struct QuantizationOptions: Sendable {
         self.threads = threads
     }
 }
+

@@ -287,8 +287,40 @@ final class PassTests: XCTestCase {
         XCTAssertGreaterThan(changed, 0, "round-weights changed no weight")
     }
 
+    /// The tiny graph has two body conv-input grids (c1 reads a narrowed copy of `a`, c2 the ReLU
+    /// result `r`), each read by a conv with 576 of the 1584 conv MACs (36.4%). mixed-precision
+    /// widens none within a 30% budget, exactly one within 40%: the one whose widening lowered
+    /// the output error most, now at the edge input width (8 bits at -b 4).
+    func testMixedPrecisionPromotesWithinTheBudget() throws {
+        var o = QuantizationOptions()
+        o.weightBits = 4; o.activationBits = 4; o.edgeActivationBits = 8
+        o.calibration = [Tensor(shape: [1, 3, 24, 24], floats: (0..<1728).map { Float(($0 * 37) % 101) / 101 })]
+        o.calibrationPatch = 16; o.calibrationBatches = 2; o.calibrationBatchSize = 2
+        func run(_ budget: Double) throws -> (bits: [String: Int], log: [String]) {
+            o.wideInputBudget = budget
+            var logs: [String] = []
+            let g = try QuantizationPipeline.run(tinyGraph(), options: o, through: "mixed-precision", log: { logs.append($0) })
+            var bits: [String: Int] = [:]
+            for n in g.nodes { if let q = n.op.fq { bits[n.name] = q.bits } }
+            return (bits, logs.filter { $0.hasPrefix("[mixed-precision]") })
+        }
+        let off = try run(0)
+        XCTAssertTrue(off.log.contains { $0.contains("off") }, "\(off.log)")
+        let narrow = off.bits.filter { $0.value == 4 }.keys.sorted()
+        XCTAssertEqual(narrow.count, 2, "\(off.bits)")
+        let tight = try run(0.3)
+        XCTAssertEqual(tight.bits, off.bits)
+        XCTAssertTrue(tight.log.contains { $0.contains("0 of 2 body conv inputs promoted") }, "\(tight.log)")
+        let one = try run(0.4)
+        let widened = narrow.filter { one.bits[$0] == 8 }
+        XCTAssertEqual(widened.count, 1, "\(one.log)")
+        XCTAssertEqual(one.bits.filter { !widened.contains($0.key) }, off.bits.filter { !widened.contains($0.key) })
+        XCTAssertTrue(one.log.contains { $0.contains("1 of 2 body conv inputs promoted, 36.4% of the conv MACs") }, "\(one.log)")
+        XCTAssertTrue(one.log.contains { $0.hasPrefix("[mixed-precision] \(widened.first ?? "?"): ") && $0.contains("-> 8 bits") }, "\(one.log)")
+    }
+
     func testPassNamesAndThrough() throws {
-        XCTAssertEqual(QuantizationPipeline.passNames, ["canonicalize", "insert-quant", "calibrate", "tune-alpha", "quantize-weights", "odm", "round-weights"])
+        XCTAssertEqual(QuantizationPipeline.passNames, ["canonicalize", "insert-quant", "calibrate", "mixed-precision", "tune-alpha", "quantize-weights", "odm", "round-weights"])
         XCTAssertThrowsError(try QuantizationPipeline.run(tinyGraph(), options: QuantizationOptions(), through: "nope", log: { _ in }))
         var o = QuantizationOptions(); o.odm = false
         o.calibration = [Tensor(shape: [1, 3, 20, 20], floats: [Float](repeating: 0.5, count: 1200))]

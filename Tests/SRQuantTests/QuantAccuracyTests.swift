@@ -63,7 +63,7 @@ final class QuantAccuracyTests: XCTestCase {
     func test4BitAblation() throws {
         for m in Model.all {
             var o = try options(m, bits: 4, calibrateOn: "Set14")
-            o.tuneAlpha = false; o.roundWeights = false
+            o.tuneAlpha = false; o.roundWeights = false; o.wideInputBudget = 0
             var last = -Double.infinity
             for (name, policy, odm) in [("max α", AlphaPolicy.max, false), ("EMA α", .ema(beta: 0.9), false), ("EMA α + ODM", .ema(beta: 0.9), true)] {
                 o.alphaPolicy = policy; o.odm = odm
