@@ -130,7 +130,20 @@ public final class FloatEngine {
 
     /// Binds the symbols from the inputs and evaluates every value's shape with the IR rules.
     private func concreteShapes(_ inputs: [String: Tensor]) throws -> [String: [Int]] {
+        // Symbols bind from any input's dims: plain ones first (H), then exact linear ones (2*H + 1),
+        // so a graph whose inputs are cut from a larger one (SRQuant's segments) binds too.
         var bindings: [String: Int] = [:]
+        for exactOnly in [true, false] {
+            for info in graph.inputs {
+                guard let t = inputs[info.name], t.shape.count == info.shape.count else { continue }
+                for (d, actual) in zip(info.shape, t.shape) {
+                    guard let sym = d.symbol, bindings[sym] == nil, d.divisor == 1, d.coefficient > 0 else { continue }
+                    if exactOnly && (d.coefficient != 1 || d.offset != 0) { continue }
+                    let v = actual - d.offset
+                    if v % d.coefficient == 0 { bindings[sym] = v / d.coefficient }
+                }
+            }
+        }
         var shapes: [String: [Int]] = [:]
         for info in graph.inputs {
             let reader = graph.nodes.first { $0.inputs.contains(info.name) }
@@ -141,11 +154,6 @@ public final class FloatEngine {
             guard t.dtype == info.dtype else { throw fail("dtype \(t.dtype.rawValue), expected \(info.dtype.rawValue)") }
             guard t.shape.count == info.shape.count else {
                 throw fail("rank \(t.shape.count) (shape \(t.shape)), expected rank \(info.shape.count) \(info.shape.text)")
-            }
-            for (d, actual) in zip(info.shape, t.shape) {
-                if let s = d.symbol, bindings[s] == nil, d.coefficient == 1, d.offset == 0, d.divisor == 1 {
-                    bindings[s] = actual
-                }
             }
             for (axis, (d, actual)) in zip(info.shape, t.shape).enumerated() {
                 guard let expected = d.evaluate(bindings), expected == actual else {

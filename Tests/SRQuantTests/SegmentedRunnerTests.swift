@@ -34,4 +34,22 @@ final class SegmentedRunnerTests: XCTestCase {
         try runner.advance(g, to: g.nodes.count)
         XCTAssertEqual(runner.states.map { $0[g.outputs[0].name]!.floats }, expected.map(\.floats))
     }
+
+    /// A cut after a DepthToSpace leaves a [1,1,2*H,2*W] value as the only input of the rest:
+    /// the engine binds H from it (RDN's upsampler is cut like this).
+    func testCutAfterAnUpscaleBindsTheSymbols() throws {
+        let h = Dim.symbolic("H"), w = Dim.symbolic("W")
+        let g = Graph(name: "d2s", inputs: [ValueInfo(name: "x", shape: [.known(1), .known(4), h, w])],
+                      outputs: [ValueInfo(name: "z", shape: [.known(1), .known(1), h.multiplied(by: 2)!, w.multiplied(by: 2)!])],
+                      initializers: [:],
+                      nodes: [Node(name: "d2s", op: .depthToSpace(blockSize: 2, mode: .dcr), inputs: ["x"], outputs: ["y"]),
+                              Node(name: "relu", op: .relu, inputs: ["y"], outputs: ["z"])])
+        var graph = g
+        try graph.inferShapes()
+        let x = Tensor(shape: [1, 4, 3, 5], floats: (0..<60).map { Float($0 % 7) - 3 })
+        var runner = SegmentedRunner(graph: graph, inputs: [x], threads: nil)
+        try runner.advance(graph, to: 1)
+        XCTAssertEqual(Array(runner.states[0].keys), ["y"])
+        XCTAssertEqual(try runner.finish(graph)[0].floats, try FloatEngine(graph: graph).run(x).floats)
+    }
 }
