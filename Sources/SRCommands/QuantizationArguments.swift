@@ -21,11 +21,11 @@ struct QuantizationArguments: ParsableArguments {
     @Option(help: "Input bits of the edge convs: first and last conv, the convs after the last residual join (e.g. EDSR's upsampler), convs on pooled values (default: twice the body's activation bits, at most 16, at least --edge-bits: 16 for -b 8, 8 for -b 4). 16-bit inputs run as i16 x i8 convs.")
     var edgeAbits: Int?
 
-    @Option(help: ArgumentHelp("Extra conv work, in percent of all conv MACs, the mixed-precision pass may spend on giving the body conv inputs that cost the output the most error per MAC --edge-abits inputs (0: every body conv input keeps --abits).", valueName: "percent"))
-    var wideBudget: Double = 100 * QuantizationOptions().wideInputBudget
+    @Option(help: ArgumentHelp("Extra conv work, in percent of all conv MACs, the mixed-precision pass may spend on giving the body conv inputs that cost the output the most error per MAC --edge-abits inputs (0: every body conv input keeps --abits; default: 25 for 8-bit bodies, 35 below).", valueName: "percent"))
+    var wideBudget: Double?
 
-    @Flag(help: "One weight scale per output channel instead of one per layer.")
-    var perChannel = false
+    @Flag(inversion: .prefixedNo, help: "One weight scale per output channel (default); --no-per-channel keeps one per layer (PAMS's a = max|w|).")
+    var perChannel = true
 
     @Option(name: .customLong("override"), help: ArgumentHelp("Bits for one conv, by node name: NODE=BITS (repeatable).", valueName: "node=bits"))
     var overrides: [String] = []
@@ -63,7 +63,7 @@ struct QuantizationArguments: ParsableArguments {
         for b in [bits, wbits ?? bits, abits ?? bits, edgeBits] where !(2...8).contains(b) {
             throw ValidationError("bit widths must be between 2 and 8, got \(b)")
         }
-        guard (0...100).contains(wideBudget) else { throw ValidationError("--wide-budget is a percentage of the conv MACs (0...100), got \(formatNumber(wideBudget))") }
+        if let w = wideBudget, !(0...100).contains(w) { throw ValidationError("--wide-budget is a percentage of the conv MACs (0...100), got \(formatNumber(w))") }
         if let e = edgeAbits, !(2...16).contains(e) { throw ValidationError("--edge-abits must be between 2 and 16, got \(e)") }
         _ = try parsedOverrides()
     }
@@ -88,7 +88,7 @@ struct QuantizationArguments: ParsableArguments {
         o.edgeBits = edgeBits
         o.edgeActivationBits = edgeActivationBits
         o.perChannelWeights = perChannel
-        o.wideInputBudget = wideBudget / 100
+        o.wideInputBudget = wideBudget.map { $0 / 100 }
         o.overrides = try parsedOverrides()
         let names = Set(graph.nodes.map(\.name))
         for name in o.overrides.keys where !names.contains(name) {
@@ -127,7 +127,7 @@ struct QuantizationArguments: ParsableArguments {
 
     /// A short description for the compiled file's notes.
     var summary: String {
-        "wbits=\(wbits ?? bits) abits=\(abits ?? bits) edge=w\(edgeBits)a\(edgeActivationBits) wide-budget=\(formatNumber(wideBudget))%\(perChannel ? " per-channel" : "") alpha=\(alpha.rawValue)\(alpha == .ema || alpha == .auto ? "(beta=\(beta))" : "") odm=\(noOdm ? "off" : "on") tune-alpha=\(noTuneAlpha ? "off" : "on") round-weights=\(noRoundWeights ? "off" : "on")\(perTensorActivations ? " per-tensor-act" : "")"
+        "wbits=\(wbits ?? bits) abits=\(abits ?? bits) edge=w\(edgeBits)a\(edgeActivationBits) wide-budget=\(formatNumber(wideBudget ?? 100 * QuantizationOptions.defaultWideInputBudget(activationBits: abits ?? bits)))%\(perChannel ? " per-channel" : " per-layer") alpha=\(alpha.rawValue)\(alpha == .ema || alpha == .auto ? "(beta=\(beta))" : "") odm=\(noOdm ? "off" : "on") tune-alpha=\(noTuneAlpha ? "off" : "on") round-weights=\(noRoundWeights ? "off" : "on")\(perTensorActivations ? " per-tensor-act" : "")"
     }
 }
 

@@ -29,8 +29,10 @@ public struct QuantizationOptions: Sendable {
     /// Bits of the edge convs' inputs when they differ from `edgeBits` (16 for 8-bit programs:
     /// the output side's grid is what the output error is most sensitive to).
     public var edgeActivationBits: Int? = nil
-    /// One weight scale per output channel instead of one per layer.
-    public var perChannelWeights: Bool = false
+    /// One weight scale per output channel instead of one per layer. (Set5 loss, calibrated on
+    /// Set14, mixed-precision at 35%: per channel / per layer: IMDN -b 8 0.033 / 0.068 dB,
+    /// EDSR -b 8 0.002 / 0.004, XLSR -b 8 0.053 / 0.026; -b 4: XLSR 0.91 / 1.48.)
+    public var perChannelWeights: Bool = true
     /// Conv node name → bits for that conv's weights and input.
     public var overrides: [String: Int] = [:]
     /// Model-ready [1,3,h,w] tensors in the model's convention.
@@ -53,8 +55,16 @@ public struct QuantizationOptions: Sendable {
     /// Off by default: measured neutral on EDSR-8 (-b 8: 0.200 vs 0.195 dB; -b 4: 3.21 vs 3.17).
     public var asymmetricActivations: Bool = false
     /// Extra conv work (fraction of all conv MACs) the mixed-precision pass may spend on giving
-    /// the most sensitive body conv inputs the edge input width; 0 turns the pass off.
-    public var wideInputBudget: Double = 0.2
+    /// the most sensitive body conv inputs the edge input width; 0 turns the pass off; nil: 25%
+    /// for 8-bit bodies, 35% below (see `defaultWideInputBudget`).
+    public var wideInputBudget: Double? = nil
+    /// The budget when none is given, measured on the shared models (Set5, calibrated on Set14):
+    /// IMDN x4 -b 8 loses 0.047 dB at 25% (target 0.05), XLSR -b 8 0.043 at 25% but 0.054 at 30%;
+    /// IMDN -b 4 loses 1.51 dB at 25%, 1.31 at 35% (target 1.5).
+    public static func defaultWideInputBudget(activationBits: Int) -> Double { activationBits >= 8 ? 0.25 : 0.35 }
+    public var effectiveWideInputBudget: Double {
+        wideInputBudget ?? Self.defaultWideInputBudget(activationBits: activationBits)
+    }
     /// Calibration patches the mixed-precision pass measures output errors on.
     public var sensitivityPatches: Int = 16
     /// Refine each narrow conv-input α by the error at the reading convs' outputs (tune-alpha).
@@ -89,7 +99,7 @@ public struct QuantizationOptions: Sendable {
 
     public init() {}
 
-    public init(weightBits: Int = 8, activationBits: Int = 8, edgeBits: Int = 8, perChannelWeights: Bool = false,
+    public init(weightBits: Int = 8, activationBits: Int = 8, edgeBits: Int = 8, perChannelWeights: Bool = true,
                 overrides: [String: Int] = [:], calibration: [Tensor] = [], inputRange: Float = 1,
                 alphaPolicy: AlphaPolicy = .auto(beta: 0.9), odm: Bool = true, gammaGrid: [Float] = [], threads: Int? = nil) {
         self.weightBits = weightBits; self.activationBits = activationBits; self.edgeBits = edgeBits

@@ -218,6 +218,7 @@ final class PassTests: XCTestCase {
         o.weightBits = 4; o.activationBits = 8
         o.calibration = [Tensor(shape: [1, 3, 32, 32], floats: (0..<3072).map { _ in Float.random(in: 0...1, using: &rng) })]
         o.calibrationPatch = 32; o.calibrationBatches = 2; o.calibrationBatchSize = 1; o.biasCorrection = false
+        o.perChannelWeights = false   // one γ·p99 range for the layer
         var logs: [String] = []
         let q = try QuantizationPipeline.run(g, options: o, log: { logs.append($0) })
         let c1 = q.nodes.first { $0.name == "c1" }!

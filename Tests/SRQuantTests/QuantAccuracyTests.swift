@@ -34,23 +34,28 @@ final class QuantAccuracyTests: XCTestCase {
         print(String(format: "QUANT | %@ | %@ | %@ | float %.4f | quant %.4f | loss %.4f |", m.file, what, set, r.float, r.quant, r.float - r.quant))
     }
 
-    /// -b 8 on Set5 (calibrated on Set14): ≤ 0.02 dB for EDSR-8 and ≤ 0.05 dB for XLSR (the
-    /// targets); IMDN (target 0.05, not reached yet: 0.174 measured) is held to what it reaches
-    /// today. The reverse direction (Set14, calibrated on Set5) is in the closing notes and
-    /// README: running both here would double the suite's longest test.
+    /// -b 8, both directions (Set5 calibrated on Set14, Set14 calibrated on Set5): the targets,
+    /// ≤ 0.02 dB for EDSR-8 and ≤ 0.05 dB for XLSR and IMDN, except EDSR on Set14, which is held
+    /// to today's 0.042 dB: 13 of its 14 images lose ≤ 0.025 dB, ppt3 (screen graphics, whose
+    /// activations reach up to 5.8× the α calibrated on Set5's photos) loses 0.60 dB.
     func test8BitLoss() throws {
-        for (m, limit) in [(Model.edsr, 0.02), (Model.xlsr, 0.05), (Model.imdn, 0.2)] {
+        for (m, limit) in [(Model.edsr, 0.02), (Model.xlsr, 0.05), (Model.imdn, 0.05)] {
             let r = try loss(m, try options(m, bits: 8, calibrateOn: "Set14"), evaluate: "Set5")
             report(m, "-b 8", "Set5", r)
             XCTAssertLessThanOrEqual(r.float - r.quant, limit, "\(m.file) -b 8 on Set5")
         }
+        for (m, limit) in [(Model.edsr, 0.045), (Model.xlsr, 0.05), (Model.imdn, 0.05)] {
+            let r = try loss(m, try options(m, bits: 8, calibrateOn: "Set5"), evaluate: "Set14")
+            report(m, "-b 8", "Set14", r)
+            XCTAssertLessThanOrEqual(r.float - r.quant, limit, "\(m.file) -b 8 on Set14")
+        }
     }
 
-    /// -b 4 on Set5 (calibrated on Set14): ≤ 1.0 dB for EDSR-8 (the target). XLSR (target: report)
-    /// and IMDN (target 1.5 dB, not reached yet: 3.59 measured) are held to what they reach
-    /// today so a regression shows.
+    /// -b 4 on Set5 (calibrated on Set14): the targets, ≤ 1.0 dB for EDSR-8 and ≤ 1.5 dB for
+    /// IMDN; XLSR (target: report; 1.01 dB measured) is held near today's level so a
+    /// regression shows.
     func test4BitLoss() throws {
-        for (m, limit) in [(Model.edsr, 1.0), (Model.imdn, 3.8), (Model.xlsr, 1.9)] {
+        for (m, limit) in [(Model.edsr, 1.0), (Model.imdn, 1.5), (Model.xlsr, 1.1)] {
             let r = try loss(m, try options(m, bits: 4, calibrateOn: "Set14"), evaluate: "Set5")
             report(m, "-b 4", "Set5", r)
             XCTAssertLessThanOrEqual(r.float - r.quant, limit, "\(m.file) -b 4 on Set5")
@@ -58,12 +63,13 @@ final class QuantAccuracyTests: XCTestCase {
     }
 
     /// The -b 4 ablation (Set5, calibrated on Set14): max α, then PAMS's EMA α, then EMA α with
-    /// ODM clipping; each step must help. The later passes (tune-alpha, round-weights) are off
-    /// so the steps compare only what they name.
+    /// ODM clipping; each step must help. The later passes (mixed-precision, tune-alpha,
+    /// round-weights) are off and weights per layer, so the steps compare only what they name.
     func test4BitAblation() throws {
         for m in Model.all {
             var o = try options(m, bits: 4, calibrateOn: "Set14")
             o.tuneAlpha = false; o.roundWeights = false; o.wideInputBudget = 0
+            o.perChannelWeights = false   // PAMS's per-layer a = max|w|, the weights ODM clips
             var last = -Double.infinity
             for (name, policy, odm) in [("max α", AlphaPolicy.max, false), ("EMA α", .ema(beta: 0.9), false), ("EMA α + ODM", .ema(beta: 0.9), true)] {
                 o.alphaPolicy = policy; o.odm = odm

@@ -8,7 +8,7 @@ import FloatEngine
 /// convs) the pass measures how much the output error against the float network on
 /// calibration patches drops when that grid alone is widened, then promotes grids in order of
 /// drop per MAC of the convs reading them while their MACs fit in
-/// `options.wideInputBudget` × all conv MACs. A wide input costs those convs about twice the
+/// `options.effectiveWideInputBudget` × all conv MACs. A wide input costs those convs about twice the
 /// work (an i16 source runs as two u8 passes; an 8-bit source costs twice a 4-bit one), so the
 /// budget is the extra work allowed. The edge rules (ConvBitPlan) are the fixed part of this
 /// choice; this pass is the measured part: IMDN's error, for one, is spread over many convs.
@@ -17,8 +17,8 @@ import FloatEngine
 /// then leaves the promoted, ≥ 8-bit grids alone).
 func promoteSensitiveInputs(_ g: inout Graph, options: QuantizationOptions, log: (String) -> Void) throws {
     let wide = options.edgeActivationBits ?? options.edgeBits
-    guard options.wideInputBudget > 0, wide > options.activationBits else {
-        log("off (budget \(formatFloat(Float(options.wideInputBudget))), body inputs \(options.activationBits) bits, wide \(wide))")
+    guard options.effectiveWideInputBudget > 0, wide > options.activationBits else {
+        log("off (budget \(formatFloat(Float(options.effectiveWideInputBudget))), body inputs \(options.activationBits) bits, wide \(wide))")
         return
     }
     let patches = Array(calibrationBatches(options).joined().prefix(options.sensitivityPatches))
@@ -55,7 +55,7 @@ func promoteSensitiveInputs(_ g: inout Graph, options: QuantizationOptions, log:
         measured.append((i, base - (try error(trial)), cost))
     }
     var spent = 0.0
-    let allowance = options.wideInputBudget * totalMACs
+    let allowance = options.effectiveWideInputBudget * totalMACs
     var promoted = 0
     for m in measured.sorted(by: { $0.gain / $0.cost > $1.gain / $1.cost }) where m.gain > 0 && spent + m.cost <= allowance {
         spent += m.cost
@@ -66,7 +66,7 @@ func promoteSensitiveInputs(_ g: inout Graph, options: QuantizationOptions, log:
                    q.signed ? "s" : "u", q.bits, widened(q, to: wide).bits, 100 * m.gain / max(base, 1e-30), 100 * m.cost / totalMACs))
     }
     log(String(format: "%d of %d body conv inputs promoted, %.1f%% of the conv MACs (budget %.1f%%)",
-               promoted, measured.count, 100 * spent / totalMACs, 100 * options.wideInputBudget))
+               promoted, measured.count, 100 * spent / totalMACs, 100 * options.effectiveWideInputBudget))
 }
 
 /// The grid at `bits` (an unsigned grid above 8 bits drops one: u15 has s16's step and fits i16).
