@@ -52,10 +52,10 @@ final class QuantAccuracyTests: XCTestCase {
     }
 
     /// -b 4 on Set5 (calibrated on Set14): the targets, ≤ 1.0 dB for EDSR-8 and ≤ 1.5 dB for
-    /// IMDN; XLSR (target: report; 1.01 dB measured) is held near today's level so a
+    /// IMDN; XLSR (target: report; 0.91 dB measured) is held near today's level so a
     /// regression shows.
     func test4BitLoss() throws {
-        for (m, limit) in [(Model.edsr, 1.0), (Model.imdn, 1.5), (Model.xlsr, 1.1)] {
+        for (m, limit) in [(Model.edsr, 1.0), (Model.imdn, 1.5), (Model.xlsr, 1.0)] {
             let r = try loss(m, try options(m, bits: 4, calibrateOn: "Set14"), evaluate: "Set5")
             report(m, "-b 4", "Set5", r)
             XCTAssertLessThanOrEqual(r.float - r.quant, limit, "\(m.file) -b 4 on Set5")
