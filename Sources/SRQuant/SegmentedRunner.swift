@@ -57,3 +57,36 @@ struct SegmentedRunner {
         return rest.states.map { $0[name]! }
     }
 }
+
+/// The squared error of a quantized graph's output against the float network's on fixed
+/// patches, for passes that compare alternatives at one grid (tune-alpha, mixed-precision):
+/// the float outputs are computed once, and each alternative runs only from `position` on.
+struct OutputErrorProbe {
+    let patches: [Tensor]
+    let references: [Tensor]
+    let threads: Int?
+    private(set) var runner: SegmentedRunner
+
+    /// `graph` must have inferred shapes.
+    init(graph: Graph, patches: [Tensor], threads: Int?) throws {
+        self.patches = patches
+        self.threads = threads
+        let reference = try FloatEngine(graph: floatReference(graph), threads: threads)
+        references = try patches.map { try reference.run($0) }
+        runner = SegmentedRunner(graph: graph, inputs: patches, threads: threads)
+    }
+
+    /// Moves the shared prefix up to node `end` of `graph` (whose nodes before it are final).
+    mutating func advance(_ graph: Graph, to end: Int) throws { try runner.advance(graph, to: end) }
+
+    /// Starts again from the input (after changes upstream of the current position).
+    mutating func restart(_ graph: Graph) { runner = SegmentedRunner(graph: graph, inputs: patches, threads: threads) }
+
+    func error(_ graph: Graph) throws -> Double {
+        var total = 0.0
+        for (out, r) in zip(try runner.finish(graph), references) {
+            for (a, b) in zip(out.floats, r.floats) { total += Double((a - b) * (a - b)) }
+        }
+        return total
+    }
+}

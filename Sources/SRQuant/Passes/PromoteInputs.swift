@@ -1,5 +1,4 @@
 import SRGraph
-import FloatEngine
 
 /// `mixed-precision`: gives the body conv inputs whose narrow grid costs the network output the
 /// most error per multiply the edge input width, within a budget of extra work.
@@ -18,28 +17,19 @@ import FloatEngine
 func promoteSensitiveInputs(_ g: inout Graph, options: QuantizationOptions, log: (String) -> Void) throws {
     let wide = options.edgeActivationBits ?? options.edgeBits
     guard options.effectiveWideInputBudget > 0, wide > options.activationBits else {
-        log("off (budget \(formatFloat(Float(options.effectiveWideInputBudget))), body inputs \(options.activationBits) bits, wide \(wide))")
+        log("off (budget \(formatFloat(Float(100 * options.effectiveWideInputBudget)))%, body inputs \(options.activationBits) bits, wide \(wide))")
         return
     }
     let patches = Array(calibrationBatches(options).joined().prefix(options.sensitivityPatches))
     guard !patches.isEmpty else { throw GraphError("mixed-precision: no calibration images") }
     try g.inferShapes()
-    let reference = try FloatEngine(graph: floatReference(g), threads: options.threads)
-    let refs = try patches.map { try reference.run($0) }
-    var runner = SegmentedRunner(graph: g, inputs: patches, threads: options.threads)
-    func error(_ graph: Graph) throws -> Double {
-        var total = 0.0
-        for (out, r) in zip(try runner.finish(graph), refs) {
-            for (a, b) in zip(out.floats, r.floats) { total += Double((a - b) * (a - b)) }
-        }
-        return total
-    }
+    var probe = try OutputErrorProbe(graph: g, patches: patches, threads: options.threads)
 
     let pixels = pixelQuantizes(g)
     let readers = g.readerIndices()
     var totalMACs = 0.0
     for n in g.nodes { totalMACs += convMACsPerPixel(g, n) }
-    let base = try error(g)
+    let base = try probe.error(g)
     var measured: [(node: Int, gain: Double, cost: Double)] = []
     for i in g.nodes.indices {
         guard let q = g.nodes[i].op.fakeQuant, q.bits == options.activationBits, q.zeroPoint == 0,
@@ -49,10 +39,10 @@ func promoteSensitiveInputs(_ g: inout Graph, options: QuantizationOptions, log:
         else { continue }
         let cost = rs.reduce(0.0) { $0 + convMACsPerPixel(g, g.nodes[$1]) }
         guard cost > 0 else { continue }
-        try runner.advance(g, to: i)
+        try probe.advance(g, to: i)
         var trial = g
         trial.nodes[i].op = .fakeQuantize(widened(q, to: wide))
-        measured.append((i, base - (try error(trial)), cost))
+        measured.append((i, base - (try probe.error(trial)), cost))
     }
     var spent = 0.0
     let allowance = options.effectiveWideInputBudget * totalMACs

@@ -1,5 +1,4 @@
 import SRGraph
-import FloatEngine
 
 /// `tune-alpha`: refines each sub-8-bit conv-input grid's clamp bound α (all its channel α scaled
 /// together) greedily, in execution order, by the error of the whole quantized network's
@@ -11,31 +10,22 @@ func tuneAlpha(_ g: inout Graph, options: QuantizationOptions, log: (String) -> 
     guard options.tuneAlpha else { log("disabled: α stays as calibrated"); return }
     let patches = Array(calibrationBatches(options).joined().prefix(options.tuneAlphaPatches))
     guard !patches.isEmpty else { throw GraphError("tune-alpha: no calibration images") }
-    let reference = try FloatEngine(graph: floatReference(g), threads: options.threads)
-    let refs = try patches.map { try reference.run($0) }
-    // Only what follows the grid being tuned runs per candidate: the runner keeps the patches'
+    // Only what follows the grid being tuned runs per candidate: the probe keeps the patches'
     // values up to it (with the choices made so far upstream).
     try g.inferShapes()
-    var runner = SegmentedRunner(graph: g, inputs: patches, threads: options.threads)
-    func error(_ graph: Graph) throws -> Double {
-        var total = 0.0
-        for (out, r) in zip(try runner.finish(graph), refs) {
-            for (a, b) in zip(out.floats, r.floats) { total += Double((a - b) * (a - b)) }
-        }
-        return total
-    }
+    var probe = try OutputErrorProbe(graph: g, patches: patches, threads: options.threads)
     let pixels = pixelQuantizes(g)
     let readers = g.readerIndices()
-    var current = try error(g)
+    var current = try probe.error(g)
     let start = current
     for sweep in 0..<max(1, options.tuneAlphaSweeps) {
-    if sweep > 0 { runner = SegmentedRunner(graph: g, inputs: patches, threads: options.threads) }
+    if sweep > 0 { probe.restart(g) }
     for i in g.nodes.indices {
         // 8-bit grids keep their calibrated (max) α: clipping them measurably hurts (see Calibrate).
         guard let q = g.nodes[i].op.fakeQuant, q.bits < 8, !pixels.contains(g.nodes[i].name) else { continue }
         let rs = readers[g.nodes[i].outputs[0]] ?? []
         guard !rs.isEmpty, rs.allSatisfy({ if case .conv = g.nodes[$0].op { return true } else { return false } }) else { continue }
-        try runner.advance(g, to: i)
+        try probe.advance(g, to: i)
         var best = (factor: Float(1), error: current)
         for f in options.alphaFactors where f != 1 {
             var s = q
@@ -43,7 +33,7 @@ func tuneAlpha(_ g: inout Graph, options: QuantizationOptions, log: (String) -> 
             s.channelAlphas = q.channelAlphas?.map { $0 * f }
             var trial = g
             trial.nodes[i].op = .fakeQuantize(s)
-            let e = try error(trial)
+            let e = try probe.error(trial)
             if e < best.error { best = (f, e) }
         }
         if best.factor != 1 {
