@@ -1,7 +1,7 @@
 /// Constants of the .qsr container (SPEC.md §5.4).
 enum QSRLayout {
     static let magic: [UInt8] = [0x51, 0x53, 0x52, 0x00]          // "QSR\0"
-    static let version: UInt16 = 1
+    static let version: UInt16 = 2
     static let headerBytes = 16
     static let sectionEntryBytes = 16
     static let constantEntryBytes = 16

@@ -181,7 +181,8 @@ public enum Instruction: Equatable, Sendable {
     case sliceChannels(dst: ValueID, src: ValueID, start: Int32)
     /// y[c, h·b+i, w·b+j] = x[(i·b + j)·C' + c] (DCR) or x[c·b² + i·b + j] (CRD).
     case depthToSpace(dst: ValueID, src: ValueID, blockSize: Int32, crd: Bool)
-    /// dst[c,0,0] = clamp(requantize(roundingDivide(Σ_yx src[c,y,x], H·W), M), lo, hi)  (Int64 sum).
+    /// dst[c,0,0] = clamp(requantize(roundingDivide(Σ_yx src[c,y,x]·2^15, H·W), M), lo, hi)  (Int64 sum;
+    /// the mean keeps 15 fraction bits, so M = s_src / (s_dst·2^15); src is at most 16 bits).
     case reduceMean(dst: ValueID, src: ValueID, multiplier: QuantMultiplier, clampMin: Int32, clampMax: Int32)
     /// dst = clamp(roundedSquareRoot(max(0, requantize(src, M))), lo, hi): M = s_src / s_dst².
     case sqrt(dst: ValueID, src: ValueID, multiplier: QuantMultiplier, clampMin: Int32, clampMax: Int32)

@@ -186,6 +186,8 @@ public func validate(_ p: Program) throws {
             }
             if case let .depthToSpace(_, _, b, _) = ins, !(1...(1 << 10)).contains(b) { throw fail("block size \(b) outside 1...1024") }
         case let .reduceMean(dst, _, mq, lo, hi), let .sqrt(dst, _, mq, lo, hi):
+            // reduce_mean's mean carries 15 fraction bits in int32: its source is at most 16 bits.
+            if case let .reduceMean(_, src, _, _, _) = ins, value(src).type == .i32 { throw fail("src \(value(src).name) is i32, reduce_mean reads at most 16 bits") }
             try checkMultiplier(mq, "")
             try clamps(lo, hi, dst)
         case let .lookup(dst, src, t):

@@ -136,7 +136,7 @@ public struct IntegerSimulation {
                 for c in 0..<x.c {
                     var sum: Int64 = 0
                     for i in 0..<plane { sum += Int64(x.q[c * plane + i]) }
-                    let mean = Int32(clamping: roundingDivide(sum, Int64(plane)))
+                    let mean = fixedPointMean(sum: sum, count: plane)
                     t.q[c] = clamp(requantize(mean, m), lo, hi)
                 }
                 env[Int(dst)] = t

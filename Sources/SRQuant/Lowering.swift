@@ -282,9 +282,11 @@ struct Lowering {
             guard keep, let ax = axes, Set(ax.map { $0 < 0 ? $0 + 4 : $0 }) == [2, 3] else {
                 throw GraphError(node, "only ReduceMean over H and W with keepdims is supported in integers")
             }
+            guard values[Int(x)].type != .i32 else { throw GraphError(node, "ReduceMean needs an input of at most 16 bits") }
             let fq = try resultGrid(node)
             let dst = try resultValue(node, fq)
-            instructions.append(.reduceMean(dst: dst, src: x, multiplier: QuantMultiplier(scale(x) / Double(fq.scale)),
+            let m = scale(x) / (Double(fq.scale) * Double(1 << meanFractionBits))
+            instructions.append(.reduceMean(dst: dst, src: x, multiplier: QuantMultiplier(m),
                                             clampMin: Int32(fq.qmin), clampMax: Int32(fq.qmax)))
         case .sqrt:
             let x = try input(node, 0)

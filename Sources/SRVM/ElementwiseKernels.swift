@@ -61,12 +61,12 @@ func lookupKernel(dst: TensorView, src: TensorView, srcMin: Int32, table: [Int32
     }
 }
 
-/// reduce_mean: dst[c] = clamp(requantize(roundingDivide(Σ src[c,·,·], H·W), M), lo, hi), 64-bit sum.
+/// reduce_mean: dst[c] = clamp(requantize(roundingDivide(Σ src[c,·,·]·2^15, H·W), M), lo, hi), 64-bit sum.
 func reduceMeanKernel(dst: TensorView, src: TensorView, m: QuantMultiplier, lo: Int32, hi: Int32) {
     for c in 0..<src.c {
         var sum: Int64 = 0
         for i in (c * src.plane)..<((c + 1) * src.plane) { sum += Int64(src.load(i)) }
-        let mean = Int32(roundingDivide(sum, Int64(src.plane)))
+        let mean = fixedPointMean(sum: sum, count: src.plane)
         dst.store(c, clamp(requantize(mean, m), lo, hi))
     }
 }

@@ -60,8 +60,8 @@ final class CorruptionTests: XCTestCase {
         // Bad magic and version.
         var m = encode(good); m[0] = 0x52
         XCTAssertTrue(expectRejected(m, "magic")?.description.contains("bad magic") ?? false)
-        var v = encode(good); v[4] = 2
-        XCTAssertTrue(expectRejected(withFixedCRC(v), "version")?.description.contains("unsupported version 2") ?? false)
+        var v = encode(good); v[4] = 1   // version 1's reduce_mean had no fraction bits
+        XCTAssertTrue(expectRejected(withFixedCRC(v), "version")?.description.contains("unsupported version 1") ?? false)
 
         var p = good
         p.instructions[1] = .conv(dst: 1, src: 99, params: ConvParameters(outputChannels: 8, inputChannels: 3, kernelHeight: 3, kernelWidth: 3,

@@ -20,7 +20,7 @@ final class RoundTripTests: XCTestCase {
     func testHeaderAndAlignment() throws {
         let bytes = encode(Fixtures.everyInstruction())
         XCTAssertEqual(Array(bytes[0..<4]), [0x51, 0x53, 0x52, 0])
-        XCTAssertEqual(bytes[4], 1); XCTAssertEqual(bytes[5], 0)          // version 1
+        XCTAssertEqual(bytes[4], 2); XCTAssertEqual(bytes[5], 0)          // version 2
         XCTAssertEqual(bytes[8], 12)                                        // slot count
         XCTAssertEqual(String(decoding: bytes[16..<20], as: UTF8.self), "META")
         XCTAssertEqual(String(decoding: bytes[(16 + 3 * 16)..<(16 + 3 * 16 + 4)], as: UTF8.self), "DATA")

@@ -140,6 +140,31 @@ final class LoweringTests: XCTestCase {
         }
     }
 
+    /// reduce_mean rounds the mean once, on the output grid: with an output grid finer than the
+    /// input's (here var's steps are 4× finer than the squares'), a mean first rounded to whole
+    /// input steps would be off by up to 2 output steps (IMDN's variance: 20-30× finer, which
+    /// cost its integer program 0.04 dB over the fake-quant graph).
+    func testReduceMeanRoundsOnceOnTheOutputGrid() throws {
+        var g = testGraph(range: 1)
+        for i in g.nodes.indices where g.nodes[i].name == "vq" { g.nodes[i].op = .fakeQuantize(FakeQuant(bits: 16, signed: true, alpha: 2)) }
+        let program = try lowerToProgram(g, metadata: ModelMetadata(modelName: "t", scale: 2, channelOrder: .rgb, valueRange: 1, inputName: "x", outputName: "out", sourceBytes: 0))
+        let ids = Dictionary(program.values.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let (p, v) = (ids["pq"]!, ids["vq"]!)
+        let ratio = Double(program.values[p].scale) / Double(program.values[v].scale)
+        XCTAssertEqual(ratio, 4, accuracy: 1e-3)
+        var worst = 0.0
+        for seed in UInt64(1)...4 {
+            let values = IntegerSimulation(program: program).run(image(11, 7, seed: seed), keepValues: true).values
+            let squares = values[p]!, variance = values[v]!
+            let plane = squares.h * squares.w
+            for c in 0..<squares.c {
+                let sum = squares.q[(c * plane)..<((c + 1) * plane)].reduce(0.0) { $0 + Double($1) }
+                worst = max(worst, abs(sum / Double(plane) * ratio - Double(variance.q[c])))
+            }
+        }
+        XCTAssertLessThanOrEqual(worst, 0.5 + 1e-6, "reduce_mean's result is the exact mean rounded once (worst \(worst) steps)")
+    }
+
     func testSlotsAreReused() throws {
         let program = try lowerToProgram(testGraph(range: 1), metadata: ModelMetadata(modelName: "t", scale: 2, channelOrder: .rgb, valueRange: 1, inputName: "x", outputName: "out", sourceBytes: 0))
         XCTAssertLessThan(program.slotCount, program.values.count / 2, "liveness should let values share buffers")

@@ -122,14 +122,21 @@ final class KernelTests: XCTestCase {
     }
 
     func testReduceMeanRoundsHalfAwayFromZero() {
+        // M = 2^-15 undoes the mean's 15 fraction bits: the result is the mean rounded once.
+        let unit = QuantMultiplier(1.0 / 32768)
         let x = Buffer(.i8, 4, 1, 2, [1, 2, -1, -2, 3, 3, -7, 6])
         let y = Buffer(.i8, 4, 1, 1)
-        reduceMeanKernel(dst: y.view, src: x.view, m: QuantMultiplier(1.0), lo: -128, hi: 127)
+        reduceMeanKernel(dst: y.view, src: x.view, m: unit, lo: -128, hi: 127)
         XCTAssertEqual(y.values, [2, -2, 3, -1])          // 1.5 → 2, -1.5 → -2, 3, -0.5 → -1
         let x3 = Buffer(.u8, 1, 1, 3, [1, 1, 2])
         let y3 = Buffer(.u8, 1, 1, 1)
-        reduceMeanKernel(dst: y3.view, src: x3.view, m: QuantMultiplier(2.0), lo: 0, hi: 255)
-        XCTAssertEqual(y3.values, [2])                     // round(4/3) = 1, then ·2
+        reduceMeanKernel(dst: y3.view, src: x3.view, m: QuantMultiplier(2.0 / 32768), lo: 0, hi: 255)
+        XCTAssertEqual(y3.values, [3])                     // 4/3 · 2 = 2.67 → 3: the mean is not rounded to 1 first
+        // Extreme 16-bit sources: the mean · 2^15 still fits int32.
+        let x4 = Buffer(.i16, 2, 1, 2, [32767, 32767, -32767, -32767])
+        let y4 = Buffer(.i16, 2, 1, 1)
+        reduceMeanKernel(dst: y4.view, src: x4.view, m: unit, lo: -32767, hi: 32767)
+        XCTAssertEqual(y4.values, [32767, -32767])
     }
 
     func testSqrt() {
