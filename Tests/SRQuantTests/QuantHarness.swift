@@ -5,6 +5,7 @@ import SRImage
 import FloatEngine
 import ONNXImport
 import SRQuant
+import QSRFormat
 
 /// The shared models and datasets next to the checkout, and a PSNR-Y harness that follows
 /// SRCommands' evaluation conventions (LR from LR_bicubic/X<s>, HR cropped, s pixels shaved).
@@ -81,6 +82,46 @@ enum QuantHarness {
             total += psnrY(sr, SRPair.croppedHR(p.hr, lr: p.lr, scale: m.scale), shave: m.scale)
         }
         return total / Double(pairs.count)
+    }
+
+    /// The integer program of a quantized graph, as `srcc compile` lowers it.
+    static func program(_ q: Graph, _ m: Model) throws -> Program {
+        let md = ModelMetadata(modelName: m.file, scale: m.scale, channelOrder: m.bgr ? .bgr : .rgb, valueRange: Int(m.range),
+                               inputName: q.inputs[0].name, outputName: q.outputs[0].name, sourceBytes: 0)
+        return try lowerToProgram(q, metadata: md)
+    }
+
+    /// PSNR-Y of the integer program (the compiler's simulation, which srvm matches bit for bit)
+    /// on each pair, LR cropped to at most `crop`×`crop` from the top left when given; images
+    /// run in parallel (the simulation is scalar and single-threaded).
+    static func integerPSNRs(_ program: Program, _ m: Model, _ pairs: [Pair], crop: Int? = nil) -> [Double] {
+        let jobs = pairs.map { p -> Pair in
+            guard let c = crop else { return p }
+            let lr = p.lr.cropped(width: min(c, p.lr.width), height: min(c, p.lr.height))
+            return Pair(hr: p.hr.cropped(width: lr.width * m.scale, height: lr.height * m.scale), lr: lr)
+        }
+        var out = [Double](repeating: 0, count: jobs.count)
+        out.withUnsafeMutableBufferPointer { o in
+            nonisolated(unsafe) let base = o.baseAddress!   // each iteration writes its own element
+            DispatchQueue.concurrentPerform(iterations: jobs.count) { i in
+                let p = jobs[i]
+                base[i] = psnrY(IntegerSimulation(program: program).run(p.lr).image, SRPair.croppedHR(p.hr, lr: p.lr, scale: m.scale), shave: m.scale)
+            }
+        }
+        return out
+    }
+
+    /// PSNR-Y of a graph on each pair (cropped as `integerPSNRs`).
+    static func psnrs(_ g: Graph, _ m: Model, _ pairs: [Pair], crop: Int? = nil) throws -> [Double] {
+        let engine = try FloatEngine(graph: g)
+        return try pairs.map { p in
+            var lr = p.lr, hr = p.hr
+            if let c = crop {
+                lr = lr.cropped(width: min(c, lr.width), height: min(c, lr.height))
+                hr = hr.cropped(width: lr.width * m.scale, height: lr.height * m.scale)
+            }
+            return psnrY(image(try engine.run(tensor(lr, m)), m), SRPair.croppedHR(hr, lr: lr, scale: m.scale), shave: m.scale)
+        }
     }
 
     static func options(_ m: Model, bits: Int, calibrateOn set: String) throws -> QuantizationOptions {
