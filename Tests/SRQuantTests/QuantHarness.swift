@@ -74,14 +74,15 @@ enum QuantHarness {
 
     /// Mean PSNR-Y of the graph over a set.
     static func psnr(_ g: Graph, _ m: Model, _ set: String) throws -> Double {
-        let engine = try FloatEngine(graph: g)
-        let pairs = try dataset(set, scale: m.scale)
-        var total = 0.0
-        for p in pairs {
-            let sr = image(try engine.run(tensor(p.lr, m)), m)
-            total += psnrY(sr, SRPair.croppedHR(p.hr, lr: p.lr, scale: m.scale), shave: m.scale)
-        }
-        return total / Double(pairs.count)
+        let values = try psnrs(g, m, try dataset(set, scale: m.scale))
+        return values.reduce(0, +) / Double(values.count)
+    }
+
+    /// The pair with its LR cropped to at most `size`×`size` from the top left (the HR follows:
+    /// PSNR compares against `SRPair.croppedHR`).
+    static func cropped(_ p: Pair, _ size: Int?) -> Pair {
+        guard let c = size else { return p }
+        return Pair(hr: p.hr, lr: p.lr.cropped(width: min(c, p.lr.width), height: min(c, p.lr.height)))
     }
 
     /// The integer program of a quantized graph, as `srcc compile` lowers it.
@@ -95,11 +96,7 @@ enum QuantHarness {
     /// on each pair, LR cropped to at most `crop`×`crop` from the top left when given; images
     /// run in parallel (the simulation is scalar and single-threaded).
     static func integerPSNRs(_ program: Program, _ m: Model, _ pairs: [Pair], crop: Int? = nil) -> [Double] {
-        let jobs = pairs.map { p -> Pair in
-            guard let c = crop else { return p }
-            let lr = p.lr.cropped(width: min(c, p.lr.width), height: min(c, p.lr.height))
-            return Pair(hr: p.hr.cropped(width: lr.width * m.scale, height: lr.height * m.scale), lr: lr)
-        }
+        let jobs = pairs.map { cropped($0, crop) }
         var out = [Double](repeating: 0, count: jobs.count)
         out.withUnsafeMutableBufferPointer { o in
             nonisolated(unsafe) let base = o.baseAddress!   // each iteration writes its own element
@@ -114,13 +111,8 @@ enum QuantHarness {
     /// PSNR-Y of a graph on each pair (cropped as `integerPSNRs`).
     static func psnrs(_ g: Graph, _ m: Model, _ pairs: [Pair], crop: Int? = nil) throws -> [Double] {
         let engine = try FloatEngine(graph: g)
-        return try pairs.map { p in
-            var lr = p.lr, hr = p.hr
-            if let c = crop {
-                lr = lr.cropped(width: min(c, lr.width), height: min(c, lr.height))
-                hr = hr.cropped(width: lr.width * m.scale, height: lr.height * m.scale)
-            }
-            return psnrY(image(try engine.run(tensor(lr, m)), m), SRPair.croppedHR(hr, lr: lr, scale: m.scale), shave: m.scale)
+        return try pairs.map { cropped($0, crop) }.map { p in
+            psnrY(image(try engine.run(tensor(p.lr, m)), m), SRPair.croppedHR(p.hr, lr: p.lr, scale: m.scale), shave: m.scale)
         }
     }
 
