@@ -126,6 +126,10 @@ final class CorruptionTests: XCTestCase {
         XCTAssertTrue(message(p).contains("reads m (value 4) before it is written"), message(p))
 
         p = good
+        p.values[3].type = .i32        // reduce_mean's mean · 2^15 needs a source of at most 16 bits
+        XCTAssertTrue(message(p).contains("instruction 5 (reduce_mean): src") && message(p).contains("is i32, reduce_mean reads at most 16 bits"), message(p))
+
+        p = good
         p.values[4].channels = 4       // m is [4,1,1]: reduce_mean's dst must keep 8 channels
         XCTAssertTrue(message(p).contains("instruction 5 (reduce_mean): dst m is [4,1,1], must be [8,1,1]"), message(p))
 
