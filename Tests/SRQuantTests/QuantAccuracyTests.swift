@@ -6,8 +6,7 @@ import SRQuant
 /// Acceptance of the quantizer on the shared models: Y-PSNR loss against the float model,
 /// calibrated on one set and evaluated on the other, of the integer program run by srvm (XLSR,
 /// IMDN) and of the fake-quant graph (all; for EDSR-8 with the integer program checked against
-/// it on crops). The options are
-/// `srcc compile`'s defaults for -b 8 / -b 4.
+/// it on crops). The options are `srcc compile`'s defaults for -b 8 / -b 4.
 final class QuantAccuracyTests: XCTestCase {
     typealias Model = QuantHarness.Model
 
@@ -28,8 +27,8 @@ final class QuantAccuracyTests: XCTestCase {
         var loss: Double { float - (integer ?? quant) }
     }
 
-    /// The loss of the fake-quant graph on `set`; with `integer`, also of the integer program
-    /// (the small nets, whose scalar simulation is quick). Where the integer program is not run
+    /// The loss of the fake-quant graph on `set`; with `integer`, also of the integer program on
+    /// srvm over the whole set (see `integerIsQuick`). Where the integer program is not run
     /// on the whole set, it must agree with the fake-quant graph on 64×64 crops of its first
     /// images: the two compute one quantized network and differ only in requantization rounding
     /// (a rounding that flips one step moves a 4-bit value by 1/15 of its range, so the

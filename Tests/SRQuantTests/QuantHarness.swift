@@ -97,17 +97,16 @@ enum QuantHarness {
     /// CompiledModelTests, and about 3× faster) on each pair, LR cropped to at most `crop`×`crop`
     /// from the top left when given; images run in parallel (srvm's reference kernels use one core).
     static func integerPSNRs(_ program: Program, _ m: Model, _ pairs: [Pair], crop: Int? = nil) throws -> [Double] {
-        _ = try VirtualMachine(program: program)   // validates once, so the workers cannot fail
         let jobs = pairs.map { cropped($0, crop) }
-        var out = [Double](repeating: 0, count: jobs.count)
+        var out = [Result<Double, Error>](repeating: .success(0), count: jobs.count)
         out.withUnsafeMutableBufferPointer { o in
             nonisolated(unsafe) let base = o.baseAddress!   // each iteration writes its own element
             DispatchQueue.concurrentPerform(iterations: jobs.count) { i in
                 let p = jobs[i]
-                base[i] = psnrY(try! VirtualMachine(program: program).run(p.lr), SRPair.croppedHR(p.hr, lr: p.lr, scale: m.scale), shave: m.scale)
+                base[i] = Result { psnrY(try VirtualMachine(program: program).run(p.lr), SRPair.croppedHR(p.hr, lr: p.lr, scale: m.scale), shave: m.scale) }
             }
         }
-        return out
+        return try out.map { try $0.get() }
     }
 
     /// PSNR-Y of a graph on each pair (cropped as `integerPSNRs`).
