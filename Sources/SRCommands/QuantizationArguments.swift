@@ -54,8 +54,14 @@ struct QuantizationArguments: ParsableArguments {
     @Flag(help: "Skip tune-alpha (the search of each conv input's α by the network's output error on calibration patches).")
     var noTuneAlpha = false
 
-    @Flag(help: "One α per channel for conv inputs is the default; this keeps one α per tensor.")
+    @Flag(help: "One α per channel for conv inputs is the default where it pays (see --channel-alpha-gain); this keeps one α per tensor everywhere.")
     var perTensorActivations = false
+
+    @Option(help: ArgumentHelp("Grids wider than 8 bits (residual stream, attention arithmetic, 16-bit inputs) get their calibrated α times this factor: room for content unlike the calibration images, paid with resolution they have to spare (2 = 1 of 16 bits; 1 = none).", valueName: "factor"))
+    var wideHeadroom: Float = 2
+
+    @Option(help: ArgumentHelp("A conv input keeps one α per channel only if one α per tensor would raise the output error on calibration patches by at least this percentage (the channel-alpha pass; per-tensor α is the safer bet on content unlike the calibration images). 0 keeps per-channel α wherever it applies.", valueName: "percent"))
+    var channelAlphaGain: Double = 2
 
     enum AlphaChoice: String, ExpressibleByArgument, CaseIterable { case auto, ema, max, percentile }
 
@@ -64,6 +70,8 @@ struct QuantizationArguments: ParsableArguments {
             throw ValidationError("bit widths must be between 2 and 8, got \(b)")
         }
         if let w = wideBudget, !(0...100).contains(w) { throw ValidationError("--wide-budget is a percentage of the conv MACs (0...100), got \(formatNumber(w))") }
+        if !(1...256).contains(wideHeadroom) { throw ValidationError("--wide-headroom is a factor between 1 and 256, got \(wideHeadroom)") }
+        if !(0...100).contains(channelAlphaGain) { throw ValidationError("--channel-alpha-gain is a percentage (0...100), got \(formatNumber(channelAlphaGain))") }
         if let e = edgeAbits, !(2...16).contains(e) { throw ValidationError("--edge-abits must be between 2 and 16, got \(e)") }
         _ = try parsedOverrides()
     }
@@ -105,6 +113,8 @@ struct QuantizationArguments: ParsableArguments {
         o.tuneAlpha = !noTuneAlpha
         o.roundWeights = !noRoundWeights
         o.perChannelActivations = !perTensorActivations
+        o.perChannelActivationGain = channelAlphaGain / 100
+        o.wideGridHeadroom = wideHeadroom
         o.threads = threads
         let images = try calibrationImages(log: log)
         o.calibration = images.map(convention.tensor(from:))
@@ -127,7 +137,7 @@ struct QuantizationArguments: ParsableArguments {
 
     /// A short description for the compiled file's notes.
     var summary: String {
-        "wbits=\(wbits ?? bits) abits=\(abits ?? bits) edge=w\(edgeBits)a\(edgeActivationBits) wide-budget=\(formatNumber(wideBudget ?? 100 * QuantizationOptions.defaultWideInputBudget(activationBits: abits ?? bits)))%\(perChannel ? " per-channel" : " per-layer") alpha=\(alpha.rawValue)\(alpha == .ema || alpha == .auto ? "(beta=\(beta))" : "") odm=\(noOdm ? "off" : "on") tune-alpha=\(noTuneAlpha ? "off" : "on") round-weights=\(noRoundWeights ? "off" : "on")\(perTensorActivations ? " per-tensor-act" : "")"
+        "wbits=\(wbits ?? bits) abits=\(abits ?? bits) edge=w\(edgeBits)a\(edgeActivationBits) wide-budget=\(formatNumber(wideBudget ?? 100 * QuantizationOptions.defaultWideInputBudget(activationBits: abits ?? bits)))%\(perChannel ? " per-channel" : " per-layer") alpha=\(alpha.rawValue)\(alpha == .ema || alpha == .auto ? "(beta=\(beta))" : "") odm=\(noOdm ? "off" : "on") tune-alpha=\(noTuneAlpha ? "off" : "on") round-weights=\(noRoundWeights ? "off" : "on") wide-headroom=\(formatNumber(Double(wideHeadroom)))\(perTensorActivations ? " per-tensor-act" : " channel-alpha-gain=\(formatNumber(channelAlphaGain))%")"
     }
 }
 

@@ -245,7 +245,7 @@ final class PassTests: XCTestCase {
         var logs: [String] = []
         let before = try QuantizationPipeline.run(tinyGraph(), options: o, through: "calibrate", log: { _ in })
         let after = try QuantizationPipeline.run(tinyGraph(), options: o, through: "tune-alpha", log: { logs.append($0) })
-        let line = try XCTUnwrap(logs.first { $0.contains("output error") })
+        let line = try XCTUnwrap(logs.first { $0.hasPrefix("[tune-alpha]") && $0.contains("output error") })
         let numbers = line.components(separatedBy: ": ").last!.components(separatedBy: " -> ").compactMap { Double($0) }
         XCTAssertEqual(numbers.count, 2, line)
         XCTAssertLessThanOrEqual(numbers[1], numbers[0], line)
@@ -320,8 +320,90 @@ final class PassTests: XCTestCase {
         XCTAssertTrue(one.log.contains { $0.hasPrefix("[mixed-precision] \(widened.first ?? "?"): ") && $0.contains("-> 8 bits") }, "\(one.log)")
     }
 
+    /// Grids wider than 8 bits get exactly `wideGridHeadroom` × their calibrated α; the
+    /// narrow ones and the pixel grids keep theirs.
+    func testWideGridsGetHeadroom() throws {
+        var o = QuantizationOptions()
+        o.calibration = [Tensor(shape: [1, 3, 24, 24], floats: (0..<1728).map { Float(($0 * 37) % 101) / 101 })]
+        o.calibrationPatch = 16; o.calibrationBatches = 2; o.calibrationBatchSize = 2
+        func grids(_ headroom: Float) throws -> [String: FakeQuant] {
+            o.wideGridHeadroom = headroom
+            let g = try QuantizationPipeline.run(tinyGraph(), options: o, through: "calibrate", log: { _ in })
+            var out: [String: FakeQuant] = [:]
+            for n in g.nodes { if let q = n.op.fq { out[n.name] = q } }
+            return out
+        }
+        let plain = try grids(1), roomy = try grids(2)
+        XCTAssertEqual(Set(plain.keys), Set(roomy.keys))
+        var wide = 0
+        for (name, q) in plain {
+            let r = roomy[name]!
+            if q.bits > 8 {
+                wide += 1
+                XCTAssertEqual(r.alpha, 2 * q.alpha, name)
+                XCTAssertEqual(r.channelAlphas, q.channelAlphas.map { $0.map { 2 * $0 } }, name)
+            } else {
+                XCTAssertEqual(r, q, name)
+            }
+        }
+        XCTAssertGreaterThan(wide, 0, "tinyGraph's residual sum is a 16-bit grid")
+    }
+
+    // MARK: channel-alpha
+
+    /// c1's ReLU output (read only by c2) gets per-channel α from calibrate. The pass keeps
+    /// them exactly when one α would raise the output error by at least the threshold; the
+    /// rise it logs is large when c1's channels have very different ranges, small when not.
+    func testChannelAlphaKeepsPerChannelAlphaOnlyWhereItPays() throws {
+        var o = QuantizationOptions()
+        o.weightBits = 4; o.activationBits = 4; o.edgeActivationBits = 8; o.wideInputBudget = 0
+        o.calibration = [Tensor(shape: [1, 3, 24, 24], floats: (0..<1728).map { Float(($0 * 37) % 101) / 101 })]
+        o.calibrationPatch = 16; o.calibrationBatches = 2; o.calibrationBatchSize = 2
+        func graph(channelSpread: Float) -> Graph {
+            var g = tinyGraph()
+            var w1 = g.initializers["w1"]!, w2 = g.initializers["w2"]!
+            // c1's output channel k scaled by spread^(k/7) and c2's input channel k by the
+            // inverse: the same float network, with r's channel ranges spread apart
+            for k in 0..<8 {
+                let f = pow(channelSpread, Float(k) / 7)
+                for i in 0..<(8 * 9) { w1.floats[k * 8 * 9 + i] *= f }
+                for o in 0..<8 { for i in 0..<9 { w2.floats[(o * 8 + k) * 9 + i] /= f } }
+            }
+            g.initializers["w1"] = w1; g.initializers["w2"] = w2
+            return g
+        }
+        func rGrid(_ g: Graph) -> (name: String, q: FakeQuant) {
+            let n = g.nodes.first { $0.inputs.first == "r" && $0.op.fq != nil }!
+            return (n.name, n.op.fq!)
+        }
+        var rises: [Float: Double] = [:]
+        for spread: Float in [1, 64] {
+            let calibrated = try QuantizationPipeline.run(graph(channelSpread: spread), options: o, through: "calibrate", log: { _ in })
+            let (name, q) = rGrid(calibrated)
+            let channelAlphas = try XCTUnwrap(q.channelAlphas, "calibrate gives r one α per channel")
+            var logs: [String] = []
+            o.perChannelActivationGain = 0.02
+            _ = try QuantizationPipeline.run(graph(channelSpread: spread), options: o, through: "channel-alpha", log: { logs.append($0) })
+            let line = try XCTUnwrap(logs.first { $0.hasPrefix("[channel-alpha] \(name): ") }, "\(logs)")
+            let rise = try XCTUnwrap(Double(line.components(separatedBy: "would add ").last!.components(separatedBy: "%").first!), line) / 100
+            rises[spread] = rise
+            for (gain, keeps) in [(rise * 0.9, true), (rise * 1.1, false), (0, true)] {
+                o.perChannelActivationGain = gain
+                let r = rGrid(try QuantizationPipeline.run(graph(channelSpread: spread), options: o, through: "channel-alpha", log: { _ in })).q
+                if keeps {
+                    XCTAssertEqual(r.channelAlphas, channelAlphas, "spread \(spread): \(line), gain \(gain)")
+                } else {
+                    XCTAssertNil(r.channelAlphas, "spread \(spread): \(line), gain \(gain)")
+                    XCTAssertEqual(r.alpha, channelAlphas.max()!, "one α: the largest channel α")
+                }
+            }
+        }
+        XCTAssertGreaterThan(rises[64]!, 0.02, "a 64x spread of channel ranges: one α costs much more output error")
+        XCTAssertGreaterThan(rises[64]!, 10 * rises[1]!)
+    }
+
     func testPassNamesAndThrough() throws {
-        XCTAssertEqual(QuantizationPipeline.passNames, ["canonicalize", "insert-quant", "calibrate", "mixed-precision", "tune-alpha", "quantize-weights", "odm", "round-weights"])
+        XCTAssertEqual(QuantizationPipeline.passNames, ["canonicalize", "insert-quant", "calibrate", "mixed-precision", "channel-alpha", "tune-alpha", "quantize-weights", "odm", "round-weights"])
         XCTAssertThrowsError(try QuantizationPipeline.run(tinyGraph(), options: QuantizationOptions(), through: "nope", log: { _ in }))
         var o = QuantizationOptions(); o.odm = false
         o.calibration = [Tensor(shape: [1, 3, 20, 20], floats: [Float](repeating: 0.5, count: 1200))]

@@ -76,9 +76,9 @@ final class QuantAccuracyTests: XCTestCase {
     func integerIsQuick(_ m: Model) -> Bool { !m.file.hasPrefix("edsr") }
 
     /// -b 8, both directions (Set5 calibrated on Set14, Set14 calibrated on Set5): the targets,
-    /// ≤ 0.02 dB for EDSR-8 and ≤ 0.05 dB for XLSR and IMDN, except EDSR on Set14, which is held
-    /// to today's 0.042 dB: 13 of its 14 images lose ≤ 0.025 dB, ppt3 (screen graphics, whose
-    /// activations reach up to 5.8× the α calibrated on Set5's photos) loses 0.60 dB.
+    /// ≤ 0.02 dB for EDSR-8 and ≤ 0.05 dB for XLSR and IMDN. EDSR on Set14 is the hard case:
+    /// ppt3 (screen graphics) drives activations far past the α calibrated on Set5's photos
+    /// (channel-alpha and the wide grids' headroom are what keep it in).
     func test8BitLoss() throws {
         for (m, limit) in [(Model.edsr, 0.02), (Model.xlsr, 0.05), (Model.imdn, 0.05)] {
             let r = try loss(m, try options(m, bits: 8, calibrateOn: "Set14"), evaluate: "Set5", integer: integerIsQuick(m), label: "-b 8")
@@ -86,7 +86,7 @@ final class QuantAccuracyTests: XCTestCase {
             XCTAssertLessThanOrEqual(r.loss, limit, "\(m.file) -b 8 on Set5")
             XCTAssertLessThanOrEqual(r.quantLoss, limit, "\(m.file) -b 8 on Set5, fake-quant graph")
         }
-        for (m, limit) in [(Model.edsr, 0.045), (Model.xlsr, 0.05), (Model.imdn, 0.05)] {
+        for (m, limit) in [(Model.edsr, 0.02), (Model.xlsr, 0.05), (Model.imdn, 0.05)] {
             let r = try loss(m, try options(m, bits: 8, calibrateOn: "Set5"), evaluate: "Set14", integer: integerIsQuick(m), label: "-b 8")
             report(m, "-b 8", "Set14", r)
             XCTAssertLessThanOrEqual(r.loss, limit, "\(m.file) -b 8 on Set14")
