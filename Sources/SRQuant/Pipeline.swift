@@ -16,6 +16,7 @@ public enum QuantizationPipeline {
         Pass(name: "canonicalize", run: { g, o, log in try canonicalize(&g, options: o, log: log) }),
         Pass(name: "insert-quant", run: { g, o, log in try insertQuantize(&g, options: o, log: log) }),
         Pass(name: "calibrate", run: { g, o, log in try calibrate(&g, options: o, log: log) }),
+        Pass(name: "wide-headroom", run: { g, o, log in try addWideGridHeadroom(&g, options: o, log: log) }),
         Pass(name: "mixed-precision", run: { g, o, log in try promoteSensitiveInputs(&g, options: o, log: log) }),
         Pass(name: "channel-alpha", run: { g, o, log in try choosePerChannelAlphas(&g, options: o, log: log) }),
         Pass(name: "tune-alpha", run: { g, o, log in try tuneAlpha(&g, options: o, log: log) }),

@@ -72,7 +72,7 @@ final class QuantAccuracyTests: XCTestCase {
 
     /// Where the integer program runs on the whole set: XLSR and IMDN. EDSR-8's takes srvm's
     /// reference kernels minutes (137 s on Set14): the fake-quant graph plus the crop agreement
-    /// stand for it (srvm on the compiled EDSR -b 8: 0.042 dB on Set14, as the fake-quant graph).
+    /// stand for it (srvm on the compiled EDSR -b 8: 0.011 dB on Set14, as the fake-quant graph).
     func integerIsQuick(_ m: Model) -> Bool { !m.file.hasPrefix("edsr") }
 
     /// -b 8, both directions (Set5 calibrated on Set14, Set14 calibrated on Set5): the targets,

@@ -278,19 +278,6 @@ func calibrate(_ g: inout Graph, options: QuantizationOptions, log: (String) -> 
             for i in group { g.nodes[i].op.setAlpha(a) }
         }
     }
-    // Wide grids have resolution to spare: headroom for content unlike the calibration images.
-    // EDSR-8 x2 calibrated on Set5's photos, evaluated on Set14: ppt3's screen graphics drive
-    // the head conv's output far past its calibrated α; ×2 on the wide grids takes that image's
-    // loss from 0.25 to 0.11 dB for 1 of a 16-bit grid's bits. (×4 gives 0.08 there, but costs
-    // IMDN x4 0.015 dB on Set5: its attention arithmetic uses the bits.)
-    if options.wideGridHeadroom != 1 {
-        for i in targets {
-            guard var q = g.nodes[i].op.fakeQuant, q.bits > 8, q.zeroPoint == 0 else { continue }
-            q.alpha *= options.wideGridHeadroom
-            q.channelAlphas = q.channelAlphas?.map { $0 * options.wideGridHeadroom }
-            g.nodes[i].op = .fakeQuantize(q)
-        }
-    }
     for i in targets {
         let q = g.nodes[i].op.fakeQuant!
         log("\(g.nodes[i].name): \(q.signed ? "s" : "u")\(q.bits) α=\(formatFloat(q.alpha))")

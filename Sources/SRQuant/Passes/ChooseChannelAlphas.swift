@@ -1,7 +1,8 @@
 import SRGraph
 
-/// `channel-alpha`: keeps one α per channel only on the conv-input grids where it measurably
-/// lowers the network's output error; the others get one α per tensor (the largest channel α).
+/// `channel-alpha`: keeps one α per channel only on the 8-bit conv-input grids where it
+/// measurably lowers the network's output error; the others get one α per tensor (the largest
+/// channel α).
 ///
 /// A channel's α is a bet that the calibration images show that channel's whole range. On
 /// content unlike them the bet fails: EDSR-8 x2 calibrated on Set5's photographs meets
@@ -15,13 +16,16 @@ import SRGraph
 /// so the rises are measured against the error of the final widths. Grids it widened keep
 /// their channel α: at 16 bits one α saves no rounding error, and channel α still shape the
 /// weight grid (quantize-weights works on w·s_c), which this probe, on float weights, cannot
-/// see (XLSR x3 -b 8: 0.043 → 0.057 dB when its two widened grids took one α).
+/// see (XLSR x3 -b 8: 0.043 → 0.057 dB when its two widened grids took one α). Grids below
+/// 8 bits keep theirs too: their α is PAMS's EMA, a clamp below the maximum by design, and
+/// rounding, which channel α lower, dominates their error (IMDN x4 -b 4 lost 0.1 dB more
+/// when its 4-bit grids took part).
 func choosePerChannelAlphas(_ g: inout Graph, options: QuantizationOptions, log: (String) -> Void) throws {
     let candidates = g.nodes.indices.filter {
         guard let q = g.nodes[$0].op.fakeQuant, q.channelAlphas != nil else { return false }
-        return q.bits <= 8
+        return q.bits == 8
     }
-    guard !candidates.isEmpty else { log("no per-channel grids"); return }
+    guard !candidates.isEmpty else { log("no 8-bit per-channel grids"); return }
     guard options.perChannelActivationGain > 0 else {
         log("\(candidates.count) per-channel grids kept (gain threshold 0)")
         return

@@ -12,7 +12,7 @@ import SRGraph
 /// budget is the extra work allowed. The edge rules (ConvBitPlan) are the fixed part of this
 /// choice; this pass is the measured part: IMDN's error, for one, is spread over many convs.
 /// α stays as calibrated (at -b 8 both widths use max|x|; at -b 4 the EMA α of the narrow
-/// grid is kept, a tighter clamp than max). Runs after calibrate, before channel-alpha and tune-alpha (which
+/// grid is kept, a tighter clamp than max). Runs after calibrate and wide-headroom, before channel-alpha and tune-alpha (which
 /// then leaves the promoted, ≥ 8-bit grids alone).
 func promoteSensitiveInputs(_ g: inout Graph, options: QuantizationOptions, log: (String) -> Void) throws {
     let wide = options.edgeActivationBits ?? options.edgeBits
