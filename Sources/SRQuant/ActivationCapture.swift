@@ -86,3 +86,11 @@ func calibrationBatches(_ o: QuantizationOptions) -> [[Tensor]] {
     }
     return batches
 }
+
+/// The first `count` calibration patches, for a pass that measures on them (`pass` names it in
+/// the error when there are none).
+func calibrationPatches(_ o: QuantizationOptions, count: Int, pass: String) throws -> [Tensor] {
+    let patches = Array(calibrationBatches(o).joined().prefix(count))
+    guard !patches.isEmpty else { throw GraphError("\(pass): no calibration images") }
+    return patches
+}

@@ -30,8 +30,7 @@ func choosePerChannelAlphas(_ g: inout Graph, options: QuantizationOptions, log:
         log("\(candidates.count) per-channel grids kept (gain threshold 0)")
         return
     }
-    let patches = Array(calibrationBatches(options).joined().prefix(options.sensitivityPatches))
-    guard !patches.isEmpty else { throw GraphError("channel-alpha: no calibration images") }
+    let patches = try calibrationPatches(options, count: options.sensitivityPatches, pass: "channel-alpha")
     try g.inferShapes()
     var probe = try OutputErrorProbe(graph: g, patches: patches, threads: options.threads)
     let base = try probe.error(g)

@@ -16,8 +16,7 @@ func clipWeightsODM(_ g: inout Graph, options: QuantizationOptions, log: (String
     guard g.nodes[convs[0]].op.convAttributes?.weightQuantization != nil else {
         throw GraphError("odm: run quantize-weights first")
     }
-    let patches = Array(calibrationBatches(options).joined().prefix(32))
-    guard !patches.isEmpty else { throw GraphError("odm: no calibration images") }
+    let patches = try calibrationPatches(options, count: 32, pass: "odm")
 
     let reference = floatReference(g)
     let inputs = convs.map { g.nodes[$0].inputs[0] }

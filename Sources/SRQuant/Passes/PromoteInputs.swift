@@ -20,8 +20,7 @@ func promoteSensitiveInputs(_ g: inout Graph, options: QuantizationOptions, log:
         log("off (budget \(formatFloat(Float(100 * options.effectiveWideInputBudget)))%, body inputs \(options.activationBits) bits, wide \(wide))")
         return
     }
-    let patches = Array(calibrationBatches(options).joined().prefix(options.sensitivityPatches))
-    guard !patches.isEmpty else { throw GraphError("mixed-precision: no calibration images") }
+    let patches = try calibrationPatches(options, count: options.sensitivityPatches, pass: "mixed-precision")
     try g.inferShapes()
     var probe = try OutputErrorProbe(graph: g, patches: patches, threads: options.threads)
 

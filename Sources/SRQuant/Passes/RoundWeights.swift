@@ -27,8 +27,7 @@ func roundWeights(_ g: inout Graph, options: QuantizationOptions, log: (String) 
     guard g.nodes[convs[0]].op.convAttributes?.weightQuantization != nil else {
         throw GraphError("round-weights: run quantize-weights first")
     }
-    let patches = Array(calibrationBatches(options).joined().prefix(options.roundingPatches))
-    guard !patches.isEmpty else { throw GraphError("round-weights: no calibration images") }
+    let patches = try calibrationPatches(options, count: options.roundingPatches, pass: "round-weights")
     let perPatch = max(1, options.roundingSamples / patches.count)
     // The network runs once over the patches, segment by segment: up to each conv's input with
     // the upstream convs already rounded.

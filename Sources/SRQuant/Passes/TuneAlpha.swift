@@ -8,8 +8,7 @@ import SRGraph
 /// the reading conv's output — was tried first and made EDSR -b 4 worse: 2.86 → 3.05 dB loss.)
 func tuneAlpha(_ g: inout Graph, options: QuantizationOptions, log: (String) -> Void) throws {
     guard options.tuneAlpha else { log("disabled: α stays as calibrated"); return }
-    let patches = Array(calibrationBatches(options).joined().prefix(options.tuneAlphaPatches))
-    guard !patches.isEmpty else { throw GraphError("tune-alpha: no calibration images") }
+    let patches = try calibrationPatches(options, count: options.tuneAlphaPatches, pass: "tune-alpha")
     // Only what follows the grid being tuned runs per candidate: the probe keeps the patches'
     // values up to it (with the choices made so far upstream).
     try g.inferShapes()
