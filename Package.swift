@@ -6,6 +6,7 @@
 //   SRImage                      PNG codec, MATLAB bicubic, PSNR/SSIM
 //   SRGraph                      the IR: ops, tensors, symbolic shapes, the text dump
 //   ONNXImport                   ONNX protobuf -> SRGraph
+//   SRRuntime                    threads (parallel ranges) and CPU feature detection, shared by both engines
 //   FloatKernels{Common,AVX2,AVX512}  SIMD float kernels, one module per ISA (called only after a CPU check)
 //   FloatEngine                  runs an SRGraph in fp32 (reference + dispatch to SIMD kernels)
 //   FixedPoint                   the fixed-point arithmetic of SPEC.md §5.2 (requantization, rounding)
@@ -35,6 +36,7 @@ let package = Package(
         .target(name: "ONNXProtoC", dependencies: ["CProtobufC"]),
         .target(name: "SRImage", dependencies: ["CZlib"]),
         .target(name: "SRGraph"),
+        .target(name: "SRRuntime"),
         .target(name: "ONNXImport", dependencies: ["ONNXProtoC", "CProtobufC", "SRGraph"]),
         // SIMD kernels: each ISA in its own module compiled for exactly that ISA, so LLVM cannot
         // slip newer instructions into an older ISA's code; the engine calls one only after
@@ -45,10 +47,10 @@ let package = Package(
         .target(name: "FloatKernelsAVX512", dependencies: ["FloatKernelsCommon"],
                 swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mavx512f",
                                               "-Xcc", "-mavx512bw", "-Xcc", "-mavx512vl"])]),
-        .target(name: "FloatEngine", dependencies: ["SRGraph", "FloatKernelsCommon", "FloatKernelsAVX2", "FloatKernelsAVX512"]),
+        .target(name: "FloatEngine", dependencies: ["SRGraph", "SRRuntime", "FloatKernelsCommon", "FloatKernelsAVX2", "FloatKernelsAVX512"]),
         .target(name: "FixedPoint", linkerSettings: [.linkedLibrary("m")]),
         .target(name: "QSRFormat", dependencies: ["FixedPoint", "SRImage"]),
-        .target(name: "SRVM", dependencies: ["QSRFormat", "FixedPoint", "SRImage"]),
+        .target(name: "SRVM", dependencies: ["QSRFormat", "FixedPoint", "SRImage", "SRRuntime"]),
         .target(name: "SRQuant", dependencies: ["SRGraph", "FloatEngine", "FixedPoint", "QSRFormat"]),
         .target(name: "SRCommands", dependencies: [
             "SRImage", "SRGraph", "ONNXImport", "FloatEngine", "FixedPoint", "QSRFormat", "SRVM", "SRQuant",

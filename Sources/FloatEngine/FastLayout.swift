@@ -1,3 +1,4 @@
+import SRRuntime
 import Foundation
 import SRGraph
 

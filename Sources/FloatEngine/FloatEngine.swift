@@ -1,3 +1,4 @@
+import SRRuntime
 import Foundation
 import SRGraph
 import FloatKernelsCommon
@@ -29,9 +30,9 @@ public final class FloatEngine {
         // A graph without inputs is legal (its outputs are constants); one without outputs is not.
         guard !graph.outputs.isEmpty else { throw GraphError("graph '\(graph.name)' has no outputs") }
         self.graph = checked
-        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        self.threads = max(1, threads ?? defaultThreadCount())
         self.kernels = kernels
-        self.isa = try CPUFeatures.isa(for: kernels)
+        self.isa = try EngineISA.isa(for: kernels)
 
         let outputNames = Set(graph.outputs.map(\.name))
         var readers: [String: Int] = [:]

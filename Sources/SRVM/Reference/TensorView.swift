@@ -1,12 +1,5 @@
 import QSRFormat
 
-/// A failure while running a program (image too small, inconsistent shapes, a value outside
-/// a table): the VM throws these instead of computing garbage.
-public struct VMError: Error, CustomStringConvertible, Equatable {
-    public var description: String
-    public init(_ message: String) { description = message }
-}
-
 /// One activation tensor [C, H, W] viewed in its slot's raw bytes with its element type.
 /// Kernels read every element widened to Int32 and store clamped Int32 results, so one
 /// scalar kernel serves all element types.

@@ -1,0 +1,35 @@
+import Foundation
+import SRRuntime
+
+/// Which kernels srvm runs a program with (`srvm run --kernels`).
+public enum KernelSet: String, CaseIterable, Sendable {
+    /// The scalar planar interpreter: every instruction as SPEC.md §5.3 reads, the oracle.
+    case reference
+    /// The fastest set this CPU supports (AVX2 when present, else portable).
+    case best
+    /// The prepared engine with portable Swift kernels (any CPU).
+    case portable
+    /// The prepared engine with AVX2 kernels; an error on a CPU without AVX2.
+    case avx2
+
+    /// `.best` becomes the concrete set for this CPU; a forced set the CPU lacks is an error.
+    func resolved() throws -> KernelSet {
+        switch self {
+        case .reference, .portable: return self
+        case .best: return CPUFeatures.hasAVX2 ? .avx2 : .portable
+        case .avx2:
+            guard CPUFeatures.hasAVX2 else { throw VMError("--kernels avx2: this CPU lacks AVX2") }
+            return .avx2
+        }
+    }
+}
+
+/// Wall time per instruction of the runs it was passed to (`srvm bench`'s per-kind table).
+public final class InstructionProfile {
+    public var seconds: [Double]
+    public init(instructionCount: Int) { seconds = [Double](repeating: 0, count: instructionCount) }
+}
+
+@inline(__always) func monotonicSeconds() -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+}
