@@ -11,10 +11,14 @@
 //   FloatEngine                  runs an SRGraph in fp32 (reference + dispatch to SIMD kernels)
 //   FixedPoint                   the fixed-point arithmetic of SPEC.md §5.2 (requantization, rounding)
 //   QSRFormat                    the integer instruction set and the .qsr file (write, read, validate)
-//   SRQuant                      the quantizer's passes (calibration, ODM, lowering) and its simulation
-//   SRVM                         srvm's integer kernels and interpreter
-//   SRCommands                   the srcc/srvm commands (a library, so tests call them directly)
-//   srcc, srvm                   thin executables
+//   SRQuant                      the quantizer's passes (calibration, ODM) and lowering to integer instructions
+//   SRVMKernels{Common,AVX2}     srvm's int conv tiles and exact SIMD requantization, one module per ISA
+//   SRVM                         srvm: reference interpreter, prepared programs, kernel dispatch
+//   SRVMCommands                 the srvm commands and the CLI helpers srcc shares (errors, PNG and atomic
+//                                file I/O); needs only SRVM, QSRFormat, SRImage, SRRuntime, ArgumentParser
+//   SRCommands                   the srcc commands (libraries, so tests call the commands directly)
+//   srcc, srvm                   thin executables; srvm links SRVMCommands alone, so no protobuf-c, ONNX
+//                                import, float engine or quantizer (SRVMCommandsTests checks this graph)
 import PackageDescription
 
 let package = Package(
@@ -50,14 +54,21 @@ let package = Package(
         .target(name: "FloatEngine", dependencies: ["SRGraph", "SRRuntime", "FloatKernelsCommon", "FloatKernelsAVX2", "FloatKernelsAVX512"]),
         .target(name: "FixedPoint", linkerSettings: [.linkedLibrary("m")]),
         .target(name: "QSRFormat", dependencies: ["FixedPoint", "SRImage"]),
-        .target(name: "SRVM", dependencies: ["QSRFormat", "FixedPoint", "SRImage", "SRRuntime"]),
+        .target(name: "SRVMKernelsCommon", dependencies: ["FixedPoint"]),
+        .target(name: "SRVMKernelsAVX2", dependencies: ["SRVMKernelsCommon"],
+                swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]),
+        .target(name: "SRVM", dependencies: ["QSRFormat", "FixedPoint", "SRImage", "SRRuntime", "SRVMKernelsCommon", "SRVMKernelsAVX2"]),
         .target(name: "SRQuant", dependencies: ["SRGraph", "FloatEngine", "FixedPoint", "QSRFormat"]),
+        .target(name: "SRVMCommands", dependencies: [
+            "SRVM", "QSRFormat", "SRImage", "SRRuntime",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .target(name: "SRCommands", dependencies: [
-            "SRImage", "SRGraph", "ONNXImport", "FloatEngine", "FixedPoint", "QSRFormat", "SRVM", "SRQuant",
+            "SRImage", "SRGraph", "ONNXImport", "FloatEngine", "FixedPoint", "QSRFormat", "SRVM", "SRQuant", "SRVMCommands",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "srcc", dependencies: ["SRCommands"]),
-        .executableTarget(name: "srvm", dependencies: ["SRCommands"]),
+        .executableTarget(name: "srvm", dependencies: ["SRVMCommands"]),
         .testTarget(name: "SRImageTests", dependencies: ["SRImage"]),
         .testTarget(name: "SRGraphTests", dependencies: ["SRGraph"]),
         .testTarget(name: "ONNXImportTests", dependencies: ["ONNXImport", "SRGraph", "FloatEngine"]),
@@ -66,6 +77,7 @@ let package = Package(
         .testTarget(name: "QSRFormatTests", dependencies: ["QSRFormat", "FixedPoint"]),
         .testTarget(name: "SRVMTests", dependencies: ["SRVM", "QSRFormat", "FixedPoint", "SRImage"]),
         .testTarget(name: "SRQuantTests", dependencies: ["SRQuant", "SRGraph", "FloatEngine", "FixedPoint", "QSRFormat", "SRVM", "ONNXImport", "SRImage"]),
-        .testTarget(name: "SRCommandsTests", dependencies: ["SRCommands", "SRImage", "ONNXImport", "FloatEngine", "SRGraph"]),
+        .testTarget(name: "SRCommandsTests", dependencies: ["SRCommands", "SRVMCommands", "SRImage", "ONNXImport", "FloatEngine", "SRGraph"]),
+        .testTarget(name: "SRVMCommandsTests", dependencies: ["SRVMCommands", "SRVM", "QSRFormat", "FixedPoint", "SRImage"]),
     ]
 )

@@ -1,5 +1,5 @@
 /// Fixed-point requantization, specified in SPEC.md §5.2 and used by every integer kernel
-/// (the compiler's simulation and srvm alike): a real multiplier m > 0 is carried as an int32
+/// (srvm's reference and SIMD kernels alike): a real multiplier m > 0 is carried as an int32
 /// mantissa M0 in [2^30, 2^31) and a power-of-two exponent, and applied with gemmlowp's
 /// rounding doubling high multiply followed by a rounding right shift.
 public struct QuantMultiplier: Hashable, Sendable, CustomStringConvertible {

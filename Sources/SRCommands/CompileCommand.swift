@@ -3,6 +3,7 @@ import Foundation
 import SRGraph
 import SRQuant
 import QSRFormat
+import SRVMCommands
 
 struct CompileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

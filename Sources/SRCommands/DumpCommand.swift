@@ -4,6 +4,7 @@ import SRGraph
 import SRQuant
 import QSRFormat
 import SRVM
+import SRVMCommands
 
 /// The stages after which `srcc dump --after` can print a model: import, each quantizer pass,
 /// and the lowered integer program.

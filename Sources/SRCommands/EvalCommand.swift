@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import SRVM
+import SRVMCommands
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,7 +14,13 @@ struct EvalCommand: ParsableCommand {
         each border, HR cropped top-left to LR size x scale. Per-image lines are printed as they \
         finish (to stderr with --json).
 
-        Example: srcc eval edsr.onnx --dataset ../shared/datasets/Set5 --scale 2 --range 255
+        A .onnx model runs on the fp32 engine with --threads workers; a .qsr program runs on srvm \
+        with --kernels and --threads (the scores do not depend on either).
+
+        Examples:
+          srcc eval edsr.onnx --dataset ../shared/datasets/Set5 --scale 2 --range 255
+          srcc eval edsr.qsr --dataset ../shared/datasets/Set5 --scale 2 --threads 2
+          srcc eval edsr.qsr --dataset ../shared/datasets/Set5 --scale 2 --kernels reference --json
         """)
 
     @Argument(help: "Model file: float (.onnx, on the fp32 engine) or compiled (.qsr, on srvm; its convention is in the file).")
@@ -29,11 +37,21 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Print the result as JSON: {\"psnr_y\",\"ssim_y\",\"images\":[{\"name\",\"psnr_y\",\"ssim_y\"}]}.")
     var json = false
 
-    @Option(help: "Worker threads (default: all cores).")
+    @Option(help: ArgumentHelp("Worker threads of the fp32 engine or srvm (default: all cores).", valueName: "n"))
     var threads: Int?
 
+    @Option(help: ArgumentHelp("srvm's kernel set for a .qsr program: reference, best (default), portable or avx2.", valueName: "set"))
+    var kernels: KernelSet?
+
+    func validate() throws {
+        try checkThreads(threads)
+        if kernels != nil && (model as NSString).pathExtension.lowercased() != "qsr" {
+            throw ValidationError("--kernels chooses srvm's integer kernels and needs a compiled program (.qsr); \(model) is not one")
+        }
+    }
+
     func run() throws {
-        let upscaler = try openUpscaler(path: model, convention: convention.convention, threads: threads)
+        let upscaler = try openUpscaler(path: model, convention: convention.convention, threads: threads, kernels: kernels)
         guard upscaler.scale == scale else {
             throw CLIError("\(model) upscales x\(upscaler.scale), but --scale is \(scale)")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import SRImage
+import SRVMCommands
 
 /// One image of an SR benchmark set: HR, and the LR to feed (from `LR_bicubic/X<s>/` when
 /// the set has it, otherwise made with MATLAB-compatible bicubic from the mod-s cropped HR).
@@ -35,10 +36,6 @@ public func loadDataset(directory: String, scale: Int) throws -> [EvaluationImag
         images.append(EvaluationImage(name: (file as NSString).deletingPathExtension, hr: hr, lr: lr))
     }
     return images
-}
-
-func readPNG(_ path: String) throws -> RGBImage {
-    do { return try PNG.read(path: path) } catch { throw CLIError("\(path): \(error)") }
 }
 
 public struct ImageScore: Codable, Equatable {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import SRImage
 import SRGraph
+import SRVMCommands
 
 /// How a model expects pixels: channel order and value range. ONNX files do not say this,
 /// so the user does (`--channels`, `--range`); compiled files will carry it as metadata.

@@ -4,6 +4,7 @@ import ONNXImport
 import FloatEngine
 import SRImage
 import SRVM
+import SRVMCommands
 
 /// Opens a model file by its extension. Every command goes through here, so the set of
 /// formats a command accepts grows in one place.
@@ -42,9 +43,16 @@ public protocol ImageUpscaler {
 }
 
 /// Opens a model for upscaling by its extension: .onnx on the float engine (with the given
-/// convention), .qsr on srvm (the convention is in the file).
-public func openUpscaler(path: String, convention: ModelConvention, threads: Int? = nil) throws -> ImageUpscaler {
-    if (path as NSString).pathExtension.lowercased() == "qsr" { return try ProgramUpscaler(path: path) }
+/// convention), .qsr on srvm (the convention is in the file) with `kernels` (default best).
+/// `threads` nil: one per core. `kernels` with a float model is an error: they are srvm's.
+public func openUpscaler(path: String, convention: ModelConvention, threads: Int? = nil,
+                         kernels: KernelSet? = nil) throws -> ImageUpscaler {
+    if (path as NSString).pathExtension.lowercased() == "qsr" {
+        return try ProgramUpscaler(path: path, kernels: kernels ?? .best, threads: threads)
+    }
+    if let kernels {
+        throw CLIError("--kernels \(kernels.rawValue) chooses srvm's integer kernels; \(path) is not a compiled program (.qsr)")
+    }
     return try Upscaler(graph: try loadGraph(path: path), convention: convention, threads: threads)
 }
 
@@ -53,10 +61,10 @@ public final class ProgramUpscaler: ImageUpscaler {
     public let file: ProgramFile
     let vm: VirtualMachine
     public var scale: Int { file.program.metadata.scale }
-    public init(path: String) throws {
+    public init(path: String, kernels: KernelSet = .best, threads: Int? = nil) throws {
         let file = try wrapVM { try ProgramFile(path: path) }
         self.file = file
-        vm = try wrapVM { try VirtualMachine(program: file.program) }
+        vm = try wrapVM { try VirtualMachine(program: file.program, kernels: kernels, threads: threads) }
     }
     public func upscale(_ image: RGBImage) throws -> RGBImage { try wrapVM { try vm.run(image) } }
 }

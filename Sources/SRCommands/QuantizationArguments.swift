@@ -3,6 +3,7 @@ import Foundation
 import SRImage
 import SRGraph
 import SRQuant
+import SRVMCommands
 
 /// The quantizer's options, shared by `srcc compile` and `srcc dump --after PASS`.
 struct QuantizationArguments: ParsableArguments {

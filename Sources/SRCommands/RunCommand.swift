@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SRImage
+import SRVMCommands
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,7 +35,7 @@ struct RunCommand: ParsableCommand {
         let start = Date()
         let result = try upscaler.upscale(image)
         let out = output ?? ((input as NSString).deletingPathExtension + "_x\(upscaler.scale).png")
-        try PNG.write(result, path: out)
+        try writePNG(result, to: out)
         let ms = Int(Date().timeIntervalSince(start) * 1000)
         FileHandle.standardError.write(Data("\(input) \(image.width)x\(image.height) -> \(out) \(result.width)x\(result.height) in \(ms) ms\n".utf8))
     }

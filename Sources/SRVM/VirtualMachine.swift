@@ -13,6 +13,7 @@ public final class VirtualMachine {
     public let kernels: KernelSet
     public let threads: Int
     private let reference: ReferenceInterpreter
+    private let prepared: PreparedProgram?
 
     /// Validates the program (the same checks the reader runs), so a hand-built program
     /// cannot make a kernel read outside its buffers. `threads` nil: one per core.
@@ -23,6 +24,11 @@ public final class VirtualMachine {
         self.kernels = try kernels.resolved()
         self.threads = threads ?? defaultThreadCount()
         self.reference = ReferenceInterpreter(program: program)
+        switch self.kernels {
+        case .reference: prepared = nil
+        case .avx2: prepared = PreparedProgram(program: program, isa: .avx2)
+        default: prepared = PreparedProgram(program: program, isa: .portable)
+        }
     }
 
     /// The upscaled image, in RGB order.
@@ -50,9 +56,7 @@ public final class VirtualMachine {
             let sizes = try slotBytes(width: image.width, height: image.height)
             return try reference.execute(image, shape: shape, sizes: sizes, keep: keep, profile: profile)
         default:
-            // The prepared engine lands next; until then every set runs the reference kernels.
-            let sizes = try slotBytes(width: image.width, height: image.height)
-            return try reference.execute(image, shape: shape, sizes: sizes, keep: keep, profile: profile)
+            return try prepared!.execute(image, shapes: shape, threads: threads, keep: keep, profile: profile)
         }
     }
 

@@ -1,3 +1,3 @@
-import SRCommands
+import SRVMCommands
 
 SrvmCommand.main()

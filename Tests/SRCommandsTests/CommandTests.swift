@@ -94,4 +94,31 @@ final class CommandTests: XCTestCase {
         try srcc(["eval", sample, "--dataset", tmp.appendingPathComponent("set").path, "--scale", "2", "--json"])
         XCTAssertThrowsError(try srcc(["eval", sample, "--dataset", tmp.appendingPathComponent("set").path, "--scale", "3"]))
     }
+
+    /// `srcc eval` passes --threads to the engine that runs the model and --kernels to srvm; a
+    /// compiled program scores the same with every kernel set and thread count.
+    func testEvalThreadsAndKernels() throws {
+        let set = tmp.appendingPathComponent("set")
+        try FileManager.default.createDirectory(at: set.appendingPathComponent("HR"), withIntermediateDirectories: true)
+        try PNG.write(try PNG.read(path: pattern), path: set.appendingPathComponent("HR/pattern.png").path)
+        let program = tmp.appendingPathComponent("cubic.qsr").path
+        try srcc(["compile", sample, "-b", "8", "-o", program, "--quiet", "--no-tune-alpha", "--no-round-weights"])
+        let images = try loadDataset(directory: set.path, scale: 2)
+        let reference = try evaluate(images: images, scale: 2, upscale: try openUpscaler(path: program, convention: ModelConvention(), threads: 1, kernels: .reference).upscale)
+        let best = try evaluate(images: images, scale: 2, upscale: try openUpscaler(path: program, convention: ModelConvention(), threads: 3).upscale)
+        XCTAssertEqual(reference, best)
+        XCTAssertGreaterThan(reference.psnr_y, 20)
+        try srcc(["eval", program, "--dataset", set.path, "--scale", "2", "--kernels", "reference", "--threads", "1", "--json"])
+        try srcc(["eval", sample, "--dataset", set.path, "--scale", "2", "--threads", "1", "--json"])
+
+        func message(_ args: [String]) -> String {
+            do { try srcc(args); XCTFail("accepted: \(args)"); return "" } catch { return SrccCommand.message(for: error) }
+        }
+        let threads = message(["eval", program, "--dataset", set.path, "--scale", "2", "--threads", "0"])
+        XCTAssertTrue(threads.contains("--threads must be at least 1 (got 0)"), threads)
+        let onnx = message(["eval", sample, "--dataset", set.path, "--scale", "2", "--kernels", "reference"])
+        XCTAssertTrue(onnx.contains("--kernels") && onnx.contains(".qsr"), onnx)
+        let bogus = message(["eval", program, "--dataset", set.path, "--scale", "2", "--kernels", "bogus"])
+        XCTAssertTrue(bogus.contains("bogus"), bogus)
+    }
 }

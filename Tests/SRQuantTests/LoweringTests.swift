@@ -8,8 +8,9 @@ import SRImage
 import SRQuant
 
 /// Lowering a hand-quantized graph that uses every integer instruction: the program validates,
-/// survives the file round trip, srvm runs it bit-identically to the compiler's integer
-/// simulation, and both stay within rounding of the float fake-quant simulation.
+/// survives the file round trip, srvm's reference kernels (the oracle of SPEC.md §5.3) run it
+/// within rounding of the float fake-quant graph, and every other kernel set and thread count
+/// computes the reference's pixels exactly.
 final class LoweringTests: XCTestCase {
     struct Rng {
         var s: UInt64
@@ -107,12 +108,14 @@ final class LoweringTests: XCTestCase {
                                        "reduce_mean", "sqrt", "lookup", "output_pixels"])
             let decoded = try decode(encode(program))
             XCTAssertEqual(decoded, program)
-            let vm = try VirtualMachine(program: decoded)
-            let simulation = IntegerSimulation(program: program)
+            let reference = try VirtualMachine(program: decoded, kernels: .reference, threads: 1)
+            let others = try [VirtualMachine(program: decoded, kernels: .best), VirtualMachine(program: decoded, kernels: .portable, threads: 3)]
             for (w, h, seed) in [(13, 9, UInt64(1)), (8, 8, 2), (3, 17, 3)] {
                 let img = image(w, h, seed: seed)
-                let ours = simulation.run(img).image
-                XCTAssertEqual(try vm.run(img), ours, "srvm vs simulation \(w)x\(h) range \(range)")
+                let ours = try reference.run(img)
+                for vm in others {
+                    XCTAssertEqual(try vm.run(img), ours, "srvm \(vm.kernels.rawValue) (\(vm.threads) threads) vs reference \(w)x\(h) range \(range)")
+                }
                 XCTAssertEqual(ours.width, 2 * w)
                 // The float fake-quant graph computes the same quantized network in float; the
                 // integer program differs by rounding of requantization only.
@@ -154,12 +157,13 @@ final class LoweringTests: XCTestCase {
         XCTAssertEqual(ratio, 4, accuracy: 1e-3)
         var worst = 0.0
         for seed in UInt64(1)...4 {
-            let values = IntegerSimulation(program: program).run(image(11, 7, seed: seed), keepValues: true).values
-            let squares = values[p]!, variance = values[v]!
-            let plane = squares.h * squares.w
-            for c in 0..<squares.c {
-                let sum = squares.q[(c * plane)..<((c + 1) * plane)].reduce(0.0) { $0 + Double($1) }
-                worst = max(worst, abs(sum / Double(plane) * ratio - Double(variance.q[c])))
+            let values = try VirtualMachine(program: program, kernels: .reference).runRaw(image(11, 7, seed: seed)).values
+            let squares = values[ValueID(p)]!, variance = values[ValueID(v)]!
+            let channels = Int(program.values[p].channels), plane = squares.count / channels
+            XCTAssertEqual(variance.count, channels)
+            for c in 0..<channels {
+                let sum = squares[(c * plane)..<((c + 1) * plane)].reduce(0.0) { $0 + Double($1) }
+                worst = max(worst, abs(sum / Double(plane) * ratio - Double(variance[c])))
             }
         }
         XCTAssertLessThanOrEqual(worst, 0.5 + 1e-6, "reduce_mean's result is the exact mean rounded once (worst \(worst) steps)")

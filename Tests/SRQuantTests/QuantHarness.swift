@@ -93,9 +93,9 @@ enum QuantHarness {
         return try lowerToProgram(q, metadata: md)
     }
 
-    /// PSNR-Y of the integer program run by srvm (bit-identical to the compiler's simulation, see
-    /// CompiledModelTests, and about 3× faster) on each pair, LR cropped to at most `crop`×`crop`
-    /// from the top left when given; images run in parallel (srvm's reference kernels use one core).
+    /// PSNR-Y of the integer program run by srvm (every kernel set computes its reference
+    /// kernels' pixels, see CompiledModelTests) on each pair, LR cropped to at most `crop`×`crop`
+    /// from the top left when given; images run in parallel, one VM thread each.
     static func integerPSNRs(_ program: Program, _ m: Model, _ pairs: [Pair], crop: Int? = nil) throws -> [Double] {
         let jobs = pairs.map { cropped($0, crop) }
         var out = [Result<Double, Error>](repeating: .success(0), count: jobs.count)
@@ -103,7 +103,7 @@ enum QuantHarness {
             nonisolated(unsafe) let base = o.baseAddress!   // each iteration writes its own element
             DispatchQueue.concurrentPerform(iterations: jobs.count) { i in
                 let p = jobs[i]
-                base[i] = Result { psnrY(try VirtualMachine(program: program).run(p.lr), SRPair.croppedHR(p.hr, lr: p.lr, scale: m.scale), shave: m.scale) }
+                base[i] = Result { psnrY(try VirtualMachine(program: program, threads: 1).run(p.lr), SRPair.croppedHR(p.hr, lr: p.lr, scale: m.scale), shave: m.scale) }
             }
         }
         return try out.map { try $0.get() }

@@ -38,9 +38,3 @@ struct SrvmInfoCommand: ParsableCommand {
         print(text, terminator: "")
     }
 }
-
-func parseSize(_ s: String) -> (Int, Int)? {
-    let parts = s.lowercased().split(separator: "x", omittingEmptySubsequences: false)
-    guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0 else { return nil }
-    return (w, h)
-}

@@ -1,0 +1,131 @@
+import QSRFormat
+import SRRuntime
+import SRVMKernelsCommon
+#if arch(x86_64)
+import SRVMKernelsAVX2
+#endif
+
+/// Which tile and epilogue implementations the prepared engine calls.
+enum PreparedISA: Sendable { case portable, avx2 }
+
+/// Output rows a thread computes between refreshes of its widened input rows: small, so the
+/// staged rows stay in cache and a thread never holds more than a few rows of the input.
+private let rowsPerChunk = 8
+
+extension PreparedConv {
+    /// Runs the conv over output rows split across `threads` (each row's result does not
+    /// depend on the split, so every thread count gives the same bytes).
+    func run(src: UnsafeRawPointer, srcLayout: PixelLayout, dst: UnsafeMutableRawPointer, dstLayout: PixelLayout,
+             isa: PreparedISA, threads: Int) {
+        // A thread's share is at least a few rows, so tiny outputs (the [C,1,1] attention
+        // convs) do not pay for waking threads.
+        let work = dstLayout.height * dstLayout.width * groupOutputs * taps * groupInputs
+        let useThreads = work < 1 << 16 ? 1 : threads
+        parallelRanges(dstLayout.height, threads: useThreads) { rows in
+            self.runRows(rows, src: src, srcLayout: srcLayout, dst: dst, dstLayout: dstLayout, isa: isa)
+        }
+    }
+
+    func runRows(_ rows: Range<Int>, src: UnsafeRawPointer, srcLayout: PixelLayout, dst: UnsafeMutableRawPointer,
+                 dstLayout: PixelLayout, isa: PreparedISA) {
+        let q = params
+        let kh = Int(q.kernelHeight), kw = Int(q.kernelWidth)
+        let sy = Int(q.strideY), sx = Int(q.strideX), dy = Int(q.dilationY), dx = Int(q.dilationX)
+        let pt = Int(q.padTop), pl = Int(q.padLeft)
+        let H = srcLayout.height, W = srcLayout.width, Wo = dstLayout.width
+        let T = taps, eb = kind.elementBytes
+        let pixelBytes = srcLayout.stride * eb
+        let rowBytes = W * pixelBytes
+        let dstType = dstLayout.type, dstBytes = dstType.byteWidth
+        let tables = requant.tables
+        let pad = UnsafeRawPointer(padPixel)
+
+        let pointers = UnsafeMutablePointer<UnsafeRawPointer>.allocate(capacity: max(1, Wo * T))
+        defer { pointers.deallocate() }
+        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: 4 * 2 * 8)
+        defer { acc.deallocate() }
+        let stagedRows = widensSource ? (rowsPerChunk - 1) * sy + (kh - 1) * dy + 1 : 0
+        let stage = UnsafeMutableRawPointer.allocate(byteCount: stagedRows * rowBytes + 64, alignment: 64)
+        defer { stage.deallocate() }
+
+        var yc = rows.lowerBound
+        while yc < rows.upperBound {
+            let ye = min(yc + rowsPerChunk, rows.upperBound)
+            let firstRow = yc * sy - pt
+            if widensSource {
+                let lastRow = (ye - 1) * sy - pt + (kh - 1) * dy
+                for iy in max(0, firstRow)...max(0, min(H - 1, lastRow)) where iy <= min(H - 1, lastRow) {
+                    widenRow(src + iy * W * srcLayout.stride * sourceType.byteWidth,
+                             to: stage + (iy - firstRow) * rowBytes, count: W * srcLayout.stride, type: sourceType, isa: isa)
+                }
+            }
+            for y in yc..<ye {
+                for ky in 0..<kh {
+                    let iy = y * sy - pt + ky * dy
+                    let inside = iy >= 0 && iy < H
+                    let row: UnsafeRawPointer = widensSource ? UnsafeRawPointer(stage + (iy - firstRow) * rowBytes)
+                                                             : src + (inside ? iy : 0) * rowBytes
+                    for kx in 0..<kw {
+                        let t = ky * kw + kx
+                        for x in 0..<Wo {
+                            let ix = x * sx - pl + kx * dx
+                            pointers[x * T + t] = inside && ix >= 0 && ix < W ? row + ix * pixelBytes : pad
+                        }
+                    }
+                }
+                let outRow = dst + pixelOffset(dstLayout, y, 0)
+                for chunk in chunks {
+                    let weightsBase = UnsafeRawPointer(weights + chunk.weightOffset)
+                    let channelOffset = chunk.group * groupInputs * eb
+                    var x0 = 0
+                    while x0 < Wo {
+                        let nr = min(4, Wo - x0)
+                        let args = ConvMicroArgs(pointers: pointers + x0 * T, taps: T, steps: stepsPerTap, channelOffset: channelOffset,
+                                                 weights: weightsBase, acc: acc, flushInterval: flushInterval)
+                        switch isa {
+                        case .portable: convMicroPortable(kind, pixels: nr, blocks: chunk.blocks, args)
+                        case .avx2:
+                            #if arch(x86_64)
+                            convMicroAVX2(kind, pixels: nr, blocks: chunk.blocks, args)
+                            #else
+                            convMicroPortable(kind, pixels: nr, blocks: chunk.blocks, args)
+                            #endif
+                        }
+                        for p in 0..<nr {
+                            for m in 0..<chunk.blocks {
+                                let bj = chunk.firstBlock + m
+                                let count = min(8, groupOutputs - bj * 8)
+                                let out = outRow + ((x0 + p) * dstLayout.stride + chunk.group * groupOutputs + bj * 8) * dstBytes
+                                let lanes = UnsafePointer(acc + (p * chunk.blocks + m) * 8)
+                                let c = (chunk.group * blocksPerGroup + bj) * 8
+                                switch isa {
+                                case .portable: requantizeStorePortable(lanes, tables, channel: c, count: count, out: out, type: dstType)
+                                case .avx2:
+                                    #if arch(x86_64)
+                                    requantizeStoreAVX2(lanes, tables, channel: c, count: count, out: out, type: dstType)
+                                    #else
+                                    requantizeStorePortable(lanes, tables, channel: c, count: count, out: out, type: dstType)
+                                    #endif
+                                }
+                            }
+                        }
+                        x0 += nr
+                    }
+                }
+            }
+            yc = ye
+        }
+    }
+}
+
+/// Byte elements widened to s16 (the pair tiles' operand format).
+func widenRow(_ src: UnsafeRawPointer, to dst: UnsafeMutableRawPointer, count: Int, type: StorageType, isa: PreparedISA) {
+    let out = dst.assumingMemoryBound(to: Int16.self)
+    if type == .u8 {
+        let s = src.assumingMemoryBound(to: UInt8.self)
+        for i in 0..<count { out[i] = Int16(s[i]) }
+    } else {
+        let s = src.assumingMemoryBound(to: Int8.self)
+        for i in 0..<count { out[i] = Int16(s[i]) }
+    }
+}

@@ -1,0 +1,30 @@
+import QSRFormat
+import SRVMKernelsCommon
+
+/// srvm's activation layout: pixels in rows, each pixel's channels contiguous ("HWC"), the
+/// channel stride rounded up to a multiple of 8 so a SIMD store of 8 channels and a 2- or
+/// 4-channel broadcast never straddle pixels. Padding channels hold unspecified values;
+/// every kernel reads them only against zero weights or ignores them.
+struct PixelLayout {
+    let channels: Int
+    let stride: Int
+    let height: Int
+    let width: Int
+    let type: StorageType
+
+    init(channels: Int, height: Int, width: Int, type: ElementType) {
+        self.channels = channels; self.height = height; self.width = width
+        self.stride = (channels + 7) / 8 * 8
+        self.type = StorageType(rawValue: type.rawValue)!
+    }
+
+    var rowElements: Int { width * stride }
+    /// Bytes of the whole tensor, plus slack so 4-byte broadcasts past the last channel of
+    /// the last pixel stay inside the allocation.
+    var byteCount: Int { height * width * stride * type.byteWidth + 64 }
+}
+
+/// Bytes from a tensor's base to pixel (y, x).
+@inline(__always) func pixelOffset(_ l: PixelLayout, _ y: Int, _ x: Int) -> Int {
+    ((y * l.width + x) * l.stride) * l.type.byteWidth
+}

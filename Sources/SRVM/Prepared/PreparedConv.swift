@@ -1,0 +1,112 @@
+import FixedPoint
+import QSRFormat
+import SRVMKernelsCommon
+
+/// A conv instruction prepared once at load time (SPEC.md §5.6): weights packed into the
+/// register tiles' layout, the operand format chosen from proven bounds, requantization
+/// lanes per output channel, and the pad pixel (the pad values in the operand format) that
+/// out-of-image taps point at, so no padded copy of the input is ever made.
+final class PreparedConv {
+    let params: ConvParameters
+    let kind: ConvMicroKind
+    /// Quad kinds: steps of s16 partial sums before a flush (2·max|x|·max|w|·K ≤ 32767).
+    let flushInterval: Int
+    /// Pair kind on a byte source: input rows are widened to s16 (a few rows per thread).
+    let widensSource: Bool
+    let groups: Int, groupInputs: Int, groupOutputs: Int
+    let blocksPerGroup: Int, stepsPerTap: Int, taps: Int
+    /// Register-tile chunks: (group, first block, blocks 1 or 2, byte offset of its weights).
+    let chunks: [(group: Int, firstBlock: Int, blocks: Int, weightOffset: Int)]
+    let weights: UnsafeMutableRawPointer
+    let requant: RequantTableStorage
+    /// The pad value of every source channel in the operand format, then zeros.
+    let padPixel: UnsafeMutableRawPointer
+    let sourceType: StorageType
+
+    init(params q: ConvParameters, weights w: [Int32], bias: [Int32], requant r: Requantization,
+         padValues: [Int32]?, source: ValueDescriptor, sourceRange: ClosedRange<Int32>) {
+        params = q
+        let C = Int(q.inputChannels), O = Int(q.outputChannels), G = Int(q.group)
+        groups = G; groupInputs = C / G; groupOutputs = O / G
+        blocksPerGroup = (groupOutputs + 7) / 8
+        taps = Int(q.kernelHeight * q.kernelWidth)
+        sourceType = StorageType(rawValue: source.type.rawValue)!
+
+        // Operand bounds: what the source can hold and what the pads add.
+        var lo = sourceRange.lowerBound, hi = sourceRange.upperBound
+        for v in padValues ?? [0] { lo = min(lo, v); hi = max(hi, v) }
+        let maxA = Int(max(abs(Int(lo)), abs(Int(hi))))
+        let maxW = w.map { abs(Int($0)) }.max() ?? 0
+        let pairBound = 2 * maxA * maxW
+        let interval = pairBound == 0 ? 1 << 20 : min(1 << 20, 32767 / pairBound)
+        let byteSource = source.type == .u8 || source.type == .i8
+        if byteSource && interval >= 2 && (lo >= 0 || !w.contains(-128)) {
+            kind = lo >= 0 ? .quadUnsigned : .quadSigned
+            flushInterval = interval
+            widensSource = false
+        } else {
+            kind = .pair; flushInterval = 1; widensSource = byteSource
+        }
+        let k = kind.channelsPerStep
+        stepsPerTap = (groupInputs + k - 1) / k
+
+        // Chunks of up to 2 blocks per group; weights [tap][step][block][lane][k] per chunk.
+        var list: [(Int, Int, Int, Int)] = []
+        var offset = 0
+        let tapsCount = taps, steps = stepsPerTap
+        let chunkBytes = { (blocks: Int) in tapsCount * steps * blocks * 32 }
+        for g in 0..<G {
+            var b = 0
+            while b < blocksPerGroup {
+                let n = min(2, blocksPerGroup - b)
+                list.append((g, b, n, offset)); offset += chunkBytes(n); b += n
+            }
+        }
+        chunks = list
+        weights = .allocate(byteCount: max(offset, 32), alignment: 64)
+        weights.initializeMemory(as: UInt8.self, repeating: 0, count: max(offset, 32))
+        let kh = Int(q.kernelHeight), kw = Int(q.kernelWidth), cg = groupInputs, og = groupOutputs
+        for (g, b0, n, base) in chunks {
+            var at = base
+            for t in 0..<taps {
+                let ky = t / kw, kx = t % kw
+                for s in 0..<stepsPerTap {
+                    for m in 0..<n {
+                        for lane in 0..<8 {
+                            let oj = (b0 + m) * 8 + lane
+                            for j in 0..<k {
+                                let ic = s * k + j
+                                var v: Int32 = 0
+                                if oj < og && ic < cg { v = w[(((g * og + oj) * cg + ic) * kh + ky) * kw + kx] }
+                                if kind == .pair {
+                                    weights.storeBytes(of: Int16(v), toByteOffset: at + (lane * k + j) * 2, as: Int16.self)
+                                } else {
+                                    weights.storeBytes(of: Int8(v), toByteOffset: at + lane * k + j, as: Int8.self)
+                                }
+                            }
+                        }
+                        at += 32
+                    }
+                }
+            }
+        }
+
+        let bpg = blocksPerGroup
+        requant = RequantTableStorage(r, paddedChannels: G * bpg * 8, bias: bias) { i in
+            let g = i / (bpg * 8), oj = i % (bpg * 8)
+            return oj < og ? g * og + oj : nil
+        }
+
+        let eb = kind.elementBytes
+        let padBytes = ((C + 7) / 8 * 8 + 8) * eb + 64
+        padPixel = .allocate(byteCount: padBytes, alignment: 64)
+        padPixel.initializeMemory(as: UInt8.self, repeating: 0, count: padBytes)
+        for c in 0..<C {
+            let v = padValues?[c] ?? 0
+            if eb == 2 { padPixel.storeBytes(of: Int16(v), toByteOffset: 2 * c, as: Int16.self) }
+            else { padPixel.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: c, as: UInt8.self) }
+        }
+    }
+
+    deinit { weights.deallocate(); padPixel.deallocate() }
+}

@@ -1,0 +1,132 @@
+import FixedPoint
+import QSRFormat
+import SRImage
+import SRVMKernelsCommon
+
+/// A program prepared once for the fast kernels: every conv packed (PreparedConv), every
+/// requantize's per-channel lanes built. Running it allocates the slot buffers in the pixel
+/// layout and executes the instructions in order, each split into row bands across threads.
+final class PreparedProgram {
+    let program: Program
+    let isa: PreparedISA
+    private var convs: [Int: PreparedConv] = [:]
+    private var requants: [Int: RequantTableStorage] = [:]
+    private let constants: [[Int32]]
+
+    init(program p: Program, isa: PreparedISA) {
+        program = p; self.isa = isa
+        constants = p.constants.map(\.values)
+        let ranges = provenValueRanges(p)
+        for (i, ins) in p.instructions.enumerated() {
+            switch ins {
+            case let .conv(_, src, q, w, _, b, r, pad):
+                convs[i] = PreparedConv(params: q, weights: p.constants[Int(w)].values, bias: p.constants[Int(b)].values,
+                                        requant: r, padValues: pad.map { p.constants[Int($0)].values },
+                                        source: p.values[Int(src)], sourceRange: ranges[Int(src)])
+            case let .requantize(dst, _, r):
+                let c = Int(p.values[Int(dst)].channels)
+                requants[i] = RequantTableStorage(r, paddedChannels: (c + 7) / 8 * 8, bias: nil) { $0 < c ? $0 : nil }
+            default: break
+            }
+        }
+    }
+
+    /// Bytes of each slot at the VM's layout for this input size.
+    func slotBytes(shapes: [(c: Int, h: Int, w: Int)]) -> [Int] {
+        var bytes = [Int](repeating: 0, count: program.slotCount)
+        for (v, s) in zip(program.values, shapes) {
+            let l = PixelLayout(channels: s.c, height: s.h, width: s.w, type: v.type)
+            bytes[Int(v.slot)] = max(bytes[Int(v.slot)], l.byteCount)
+        }
+        return bytes
+    }
+
+    func execute(_ image: RGBImage, shapes: [(c: Int, h: Int, w: Int)], threads: Int, keep: Bool,
+                 profile: InstructionProfile?) throws -> (image: RGBImage, values: [ValueID: [Int32]]) {
+        let p = program
+        let sizes = slotBytes(shapes: shapes)
+        let buffers = sizes.map { UnsafeMutableRawPointer.allocate(byteCount: max($0, 64), alignment: 64) }
+        defer { for b in buffers { b.deallocate() } }
+        let layouts = zip(p.values, shapes).map { PixelLayout(channels: $1.c, height: $1.h, width: $1.w, type: $0.type) }
+        func buf(_ id: ValueID) -> UnsafeMutableRawPointer { buffers[Int(p.values[Int(id)].slot)] }
+        func lay(_ id: ValueID) -> PixelLayout { layouts[Int(id)] }
+        var kept: [ValueID: [Int32]] = [:]
+        var result: RGBImage?
+
+        for (index, ins) in p.instructions.enumerated() {
+            let started = profile != nil ? monotonicSeconds() : 0
+            var scratch: UnsafeMutableRawPointer? = nil
+            if let d = ins.destination, ins.sources.contains(where: { p.values[Int($0)].slot == p.values[Int(d)].slot }) {
+                scratch = .allocate(byteCount: max(sizes[Int(p.values[Int(d)].slot)], 64), alignment: 64)
+            }
+            defer { scratch?.deallocate() }
+            let dst = ins.destination.map { scratch ?? buf($0) }
+            let dl = ins.destination.map { lay($0) }
+
+            switch ins {
+            case .inputPixels:
+                inputPixelsHWC(dst: dst!, dl!, image: image, order: p.metadata.channelOrder)
+            case let .outputPixels(src):
+                result = outputPixelsHWC(src: buf(src), lay(src), order: p.metadata.channelOrder)
+            case let .conv(_, src, _, _, _, _, _, _):
+                convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: dst!, dstLayout: dl!, isa: isa, threads: threads)
+            case let .requantize(_, src, _):
+                requantizeHWC(dst: dst!, dl!, src: buf(src), lay(src), tables: requants[index]!.tables, threads: threads)
+            case let .add(_, a, b, shift, ma, mb, mo, subtract, lo, hi):
+                addHWC(dst: dst!, dl!, a: buf(a), lay(a), b: buf(b), lay(b), leftShift: shift, ma: ma, mb: mb, mo: mo,
+                       subtract: subtract, lo: lo, hi: hi, threads: threads)
+            case let .mul(_, a, b, m, lo, hi):
+                mulHWC(dst: dst!, dl!, a: buf(a), lay(a), b: buf(b), lay(b), m: m, lo: lo, hi: hi, threads: threads)
+            case let .concat(_, sources, ms, lo, hi):
+                concatHWC(dst: dst!, dl!, sources: zip(sources, ms).map { (UnsafeRawPointer(buf($0)), lay($0), $1) }, lo: lo, hi: hi, threads: threads)
+            case let .sliceChannels(_, src, start):
+                sliceHWC(dst: dst!, dl!, src: buf(src), lay(src), start: Int(start), threads: threads)
+            case let .depthToSpace(_, src, b, crd):
+                depthToSpaceHWC(dst: dst!, dl!, src: buf(src), lay(src), block: Int(b), crd: crd, threads: threads)
+            case let .reduceMean(_, src, m, lo, hi):
+                reduceMeanHWC(dst: dst!, dl!, src: buf(src), lay(src), m: m, lo: lo, hi: hi, threads: threads)
+            case let .sqrt(_, src, m, lo, hi):
+                sqrtHWC(dst: dst!, dl!, src: buf(src), lay(src), m: m, lo: lo, hi: hi, threads: threads)
+            case let .lookup(_, src, t):
+                try lookupHWC(dst: dst!, dl!, src: buf(src), lay(src), srcMin: p.values[Int(src)].qmin, table: constants[Int(t)])
+            }
+
+            if let d = ins.destination {
+                if let scratch { buf(d).copyMemory(from: scratch, byteCount: lay(d).byteCount) }
+                if keep { kept[d] = planar(buf(d), lay(d)) }
+            }
+            if let profile { profile.seconds[index] += monotonicSeconds() - started }
+        }
+        guard let result else { throw VMError("the program produced no output") }
+        return (result, kept)
+    }
+}
+
+/// A value in the reference's planar [C,H,W] Int32 order (for comparing kernel sets).
+func planar(_ base: UnsafeRawPointer, _ l: PixelLayout) -> [Int32] {
+    var out = [Int32](repeating: 0, count: l.channels * l.height * l.width)
+    for c in 0..<l.channels {
+        for i in 0..<(l.height * l.width) { out[c * l.height * l.width + i] = loadElement(base, i * l.stride + c, l.type) }
+    }
+    return out
+}
+
+func inputPixelsHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, image: RGBImage, order: ModelMetadata.ChannelOrder) {
+    image.pixels.withUnsafeBufferPointer { px in
+        let out = dst.assumingMemoryBound(to: UInt8.self)
+        for i in 0..<(d.height * d.width) {
+            for c in 0..<3 { out[i * d.stride + c] = px[i * 3 + (order == .rgb ? c : 2 - c)] }
+            for c in 3..<d.stride { out[i * d.stride + c] = 0 }
+        }
+    }
+}
+
+func outputPixelsHWC(src: UnsafeRawPointer, _ s: PixelLayout, order: ModelMetadata.ChannelOrder) -> RGBImage {
+    var pixels = [UInt8](repeating: 0, count: s.height * s.width * 3)
+    for i in 0..<(s.height * s.width) {
+        for c in 0..<3 {
+            pixels[i * 3 + (order == .rgb ? c : 2 - c)] = UInt8(truncatingIfNeeded: loadElement(src, i * s.stride + c, s.type))
+        }
+    }
+    return RGBImage(width: s.width, height: s.height, pixels: pixels)
+}

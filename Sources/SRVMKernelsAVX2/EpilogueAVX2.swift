@@ -1,0 +1,55 @@
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+import SRVMKernelsCommon
+
+/// Stores the low `count` (1...8) int32 lanes of `v` as elements of `type` (values already
+/// clamped into the type, so the saturating packs are exact).
+@inline(__always) public func storeLanesAVX2(_ v: __m256i, _ out: UnsafeMutableRawPointer, count: Int, type: StorageType) {
+    if count == 8 {
+        switch type {
+        case .i32: _mm256_storeu_si256(out.assumingMemoryBound(to: __m256i.self), v)
+        case .i16:
+            _mm_storeu_si128(out.assumingMemoryBound(to: __m128i.self), packInt16AVX2(v))
+        case .i8, .u8:
+            let s = packInt16AVX2(v)
+            let b = type == .u8 ? _mm_packus_epi16(s, s) : _mm_packs_epi16(s, s)
+            _mm_storel_epi64(out.assumingMemoryBound(to: __m128i.self), b)
+        }
+        return
+    }
+    var lanes = [Int32](repeating: 0, count: 8)
+    lanes.withUnsafeMutableBytes { _mm256_storeu_si256($0.baseAddress!.assumingMemoryBound(to: __m256i.self), v) }
+    for i in 0..<count { storeElement(lanes[i], out, i, type) }
+}
+
+/// The 8 int32 lanes of `v` saturated to int16, in order (vpackssdw works within 128-bit
+/// lanes, so a dword permute gathers the two halves; _mm256_extracti128_si256 is a macro
+/// Swift cannot import).
+@inline(__always) public func packInt16AVX2(_ v: __m256i) -> __m128i {
+    let packed = _mm256_packs_epi32(v, v)
+    return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 1, 4, 5, 0, 1, 4, 5)))
+}
+
+/// The conv/requantize epilogue on 8 lanes: acc (+ bias) -> requantize with the channel's
+/// multiplier for its sign -> + offset -> clamp -> store `count` elements.
+@inline(__always) public func requantizeLanesAVX2(_ x0: __m256i, _ t: RequantTables, channel c: Int) -> __m256i {
+    var x = x0
+    if let b = t.bias { x = _mm256_add_epi32(x, _mm256_loadu_si256(UnsafeRawPointer(b + c).assumingMemoryBound(to: __m256i.self))) }
+    var q = RequantLanes(t.mantissa, t.leftShift, t.rightShift, at: c)
+    if t.hasNegative {
+        let n = RequantLanes(t.negMantissa, t.negLeftShift, t.negRightShift, at: c)
+        let neg = _mm256_cmpgt_epi32(_mm256_setzero_si256(), x)
+        q.mantissa = _mm256_blendv_epi8(q.mantissa, n.mantissa, neg)
+        q.leftShift = _mm256_blendv_epi8(q.leftShift, n.leftShift, neg)
+        q.rightShift = _mm256_blendv_epi8(q.rightShift, n.rightShift, neg)
+    }
+    let r = _mm256_add_epi32(requantizeAVX2(x, q, leftShifts: t.hasLeftShift), _mm256_set1_epi32(t.offset))
+    return clampAVX2(r, _mm256_set1_epi32(t.clampMin), _mm256_set1_epi32(t.clampMax))
+}
+
+public func requantizeStoreAVX2(_ acc: UnsafePointer<Int32>, _ t: RequantTables, channel c: Int, count: Int,
+                                out: UnsafeMutableRawPointer, type: StorageType) {
+    let x = _mm256_loadu_si256(UnsafeRawPointer(acc).assumingMemoryBound(to: __m256i.self))
+    storeLanesAVX2(requantizeLanesAVX2(x, t, channel: c), out, count: count, type: type)
+}
+#endif

@@ -1,0 +1,71 @@
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+
+/// SPEC.md §5.2's requantization on 8 int32 lanes, bit-exact with FixedPoint.requantize.
+///
+/// SRDHM(x, M0) = (x·M0 + N) / 2^31 truncated, N = 2^30 or 1 − 2^30 by the product's sign.
+/// Both cases equal floor((x·M0 + 2^30) / 2^31) (for a negative product, truncation toward
+/// zero of v = p + 1 − 2^30 is floor((v + 2^31 − 1) / 2^31)), and M0 is never −2^31, so the
+/// saturating case cannot occur. floor(v / 2^31) is bits 31..62 of the 64-bit sum: vpmuldq
+/// forms the products of even lanes; odd lanes are shifted down first; a logical shift by 31
+/// (even) or a left shift by 1 (odd) puts those bits into the lane's dword.
+/// RDBPOT(x, k) = (x >> k) + (x & mask > (mask >> 1) + [x < 0]), mask = 2^k − 1, per lane k.
+public struct RequantLanes {
+    public var mantissa: __m256i
+    public var leftShift: __m256i
+    public var rightShift: __m256i
+    @inline(__always) public init(mantissa: __m256i, leftShift: __m256i, rightShift: __m256i) {
+        self.mantissa = mantissa; self.leftShift = leftShift; self.rightShift = rightShift
+    }
+    /// Loads lanes from per-channel tables at `index`.
+    @inline(__always) public init(_ m: UnsafePointer<Int32>, _ l: UnsafePointer<Int32>, _ r: UnsafePointer<Int32>, at index: Int) {
+        mantissa = _mm256_loadu_si256(UnsafeRawPointer(m + index).assumingMemoryBound(to: __m256i.self))
+        leftShift = _mm256_loadu_si256(UnsafeRawPointer(l + index).assumingMemoryBound(to: __m256i.self))
+        rightShift = _mm256_loadu_si256(UnsafeRawPointer(r + index).assumingMemoryBound(to: __m256i.self))
+    }
+    /// One multiplier in every lane.
+    @inline(__always) public init(mantissa: Int32, shift: Int8) {
+        self.mantissa = _mm256_set1_epi32(mantissa)
+        leftShift = _mm256_set1_epi32(Int32(max(0, Int(shift))))
+        rightShift = _mm256_set1_epi32(Int32(max(0, -Int(shift))))
+    }
+}
+
+/// saturate_int32(x · 2^k) per lane (k in 0...30).
+@inline(__always) public func saturatingShiftLeftAVX2(_ x: __m256i, _ k: __m256i) -> __m256i {
+    let shifted = _mm256_sllv_epi32(x, k)
+    let hi = _mm256_srav_epi32(_mm256_set1_epi32(Int32.max), k)
+    let lo = _mm256_srav_epi32(_mm256_set1_epi32(Int32.min), k)
+    let over = _mm256_cmpgt_epi32(x, hi), under = _mm256_cmpgt_epi32(lo, x)
+    let r = _mm256_blendv_epi8(shifted, _mm256_set1_epi32(Int32.max), over)
+    return _mm256_blendv_epi8(r, _mm256_set1_epi32(Int32.min), under)
+}
+
+@inline(__always) public func roundingDoublingHighMulAVX2(_ x: __m256i, _ m: __m256i) -> __m256i {
+    let nudge = _mm256_set1_epi64x(1 << 30)
+    let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), nudge), 31)
+    let odd = _mm256_slli_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), nudge), 1)
+    // _mm256_blend_epi32 is a macro Swift cannot import; blendv with a constant mask is one uop.
+    return _mm256_blendv_epi8(even, odd, _mm256_set_epi32(-1, 0, -1, 0, -1, 0, -1, 0))
+}
+
+@inline(__always) public func roundingShiftRightAVX2(_ x: __m256i, _ k: __m256i) -> __m256i {
+    let one = _mm256_set1_epi32(1)
+    let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, k), one)
+    let remainder = _mm256_and_si256(x, mask)
+    let threshold = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_srai_epi32(x, 31))
+    return _mm256_sub_epi32(_mm256_srav_epi32(x, k), _mm256_cmpgt_epi32(remainder, threshold))
+}
+
+/// requantize(x, M) per lane; `leftShifts` false skips the (rare) saturating left shift when
+/// every lane's exponent is ≤ 0.
+@inline(__always) public func requantizeAVX2(_ x: __m256i, _ q: RequantLanes, leftShifts: Bool) -> __m256i {
+    let v = leftShifts ? saturatingShiftLeftAVX2(x, q.leftShift) : x
+    return roundingShiftRightAVX2(roundingDoublingHighMulAVX2(v, q.mantissa), q.rightShift)
+}
+
+/// clamp(v, lo, hi) per lane.
+@inline(__always) public func clampAVX2(_ v: __m256i, _ lo: __m256i, _ hi: __m256i) -> __m256i {
+    _mm256_min_epi32(_mm256_max_epi32(v, lo), hi)
+}
+#endif

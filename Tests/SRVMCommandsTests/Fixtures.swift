@@ -1,0 +1,1 @@
+../QSRFormatTests/Fixtures.swift
