@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "FloatEngineTests", dependencies: ["FloatEngine", "SRGraph", "FloatKernelsCommon"]),
         .testTarget(name: "FixedPointTests", dependencies: ["FixedPoint"]),
         .testTarget(name: "QSRFormatTests", dependencies: ["QSRFormat", "FixedPoint"]),
-        .testTarget(name: "SRVMTests", dependencies: ["SRVM", "QSRFormat", "FixedPoint", "SRImage"]),
+        .testTarget(name: "SRVMTests", dependencies: ["SRVM", "QSRFormat", "FixedPoint", "SRImage", "SRRuntime", "SRVMKernelsCommon"]),
         .testTarget(name: "SRQuantTests", dependencies: ["SRQuant", "SRGraph", "FloatEngine", "FixedPoint", "QSRFormat", "SRVM", "ONNXImport", "SRImage"]),
         .testTarget(name: "SRCommandsTests", dependencies: ["SRCommands", "SRVMCommands", "SRImage", "ONNXImport", "FloatEngine", "SRGraph"]),
         .testTarget(name: "SRVMCommandsTests", dependencies: ["SRVMCommands", "SRVM", "QSRFormat", "FixedPoint", "SRImage"]),

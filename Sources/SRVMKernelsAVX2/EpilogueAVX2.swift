@@ -17,9 +17,11 @@ import SRVMKernelsCommon
         }
         return
     }
-    var lanes = [Int32](repeating: 0, count: 8)
-    lanes.withUnsafeMutableBytes { _mm256_storeu_si256($0.baseAddress!.assumingMemoryBound(to: __m256i.self), v) }
-    for i in 0..<count { storeElement(lanes[i], out, i, type) }
+    withUnsafeTemporaryAllocation(of: __m256i.self, capacity: 1) { lanes in
+        lanes.baseAddress!.pointee = v
+        let values = UnsafeRawPointer(lanes.baseAddress!).assumingMemoryBound(to: Int32.self)
+        for i in 0..<count { storeElement(values[i], out, i, type) }
+    }
 }
 
 /// The 8 int32 lanes of `v` saturated to int16, in order (vpackssdw works within 128-bit

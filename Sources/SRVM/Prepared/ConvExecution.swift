@@ -54,7 +54,8 @@ extension PreparedConv {
             let firstRow = yc * sy - pt
             if widensSource {
                 let lastRow = (ye - 1) * sy - pt + (kh - 1) * dy
-                for iy in max(0, firstRow)...max(0, min(H - 1, lastRow)) where iy <= min(H - 1, lastRow) {
+                let top = max(0, firstRow), bottom = min(H - 1, lastRow)
+                for iy in stride(from: top, through: bottom, by: 1) {
                     widenRow(src + iy * W * srcLayout.stride * sourceType.byteWidth,
                              to: stage + (iy - firstRow) * rowBytes, count: W * srcLayout.stride, type: sourceType, isa: isa)
                 }

@@ -2,6 +2,9 @@ import FixedPoint
 import QSRFormat
 import SRRuntime
 import SRVMKernelsCommon
+#if arch(x86_64)
+import SRVMKernelsAVX2
+#endif
 
 /// The non-conv instructions on srvm's pixel layout (PixelLayout), row-parallel. Each
 /// computes exactly SPEC.md §5.3's formula per element, over the real channels only.
@@ -12,7 +15,17 @@ import SRVMKernelsCommon
 }
 
 func requantizeHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, src: UnsafeRawPointer, _ s: PixelLayout,
-                   tables t: RequantTables, threads: Int) {
+                   tables t: RequantTables, isa: PreparedISA, threads: Int) {
+    #if arch(x86_64)
+    if isa == .avx2 {
+        parallelRows(d, threads: threads) { rows in
+            let first = rows.lowerBound * d.width
+            requantizePixelsAVX2(src: src + first * s.stride * s.type.byteWidth, s.type, dst: dst + first * d.stride * d.type.byteWidth, d.type,
+                                 pixels: rows.count * d.width, stride: d.stride, tables: t)
+        }
+        return
+    }
+    #endif
     parallelRows(d, threads: threads) { rows in
         for y in rows {
             for x in 0..<d.width {
@@ -27,9 +40,21 @@ func requantizeHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, src: UnsafeRa
 }
 
 func addHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, a: UnsafeRawPointer, _ la: PixelLayout, b: UnsafeRawPointer, _ lb: PixelLayout,
-            leftShift: UInt8, ma: QuantMultiplier, mb: QuantMultiplier, mo: QuantMultiplier, subtract: Bool, lo: Int32, hi: Int32, threads: Int) {
+            leftShift: UInt8, ma: QuantMultiplier, mb: QuantMultiplier, mo: QuantMultiplier, subtract: Bool, lo: Int32, hi: Int32,
+            isa: PreparedISA, threads: Int) {
     let L = Int32(leftShift)
     let broadcast = lb.height == 1 && lb.width == 1 && (d.height != 1 || d.width != 1)
+    #if arch(x86_64)
+    if isa == .avx2 {
+        let oa = ElementwiseOperand(base: a, type: la.type, stride: la.stride, broadcast: false)
+        let ob = ElementwiseOperand(base: b, type: lb.type, stride: lb.stride, broadcast: broadcast)
+        parallelRows(d, threads: threads) { rows in
+            addPixelsAVX2(dst: dst, d.type, stride: d.stride, first: rows.lowerBound * d.width, pixels: rows.count * d.width,
+                          a: oa, b: ob, leftShift: Int(leftShift), ma: ma, mb: mb, mo: mo, subtract: subtract, lo: lo, hi: hi)
+        }
+        return
+    }
+    #endif
     parallelRows(d, threads: threads) { rows in
         for y in rows {
             for x in 0..<d.width {
@@ -46,8 +71,19 @@ func addHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, a: UnsafeRawPointer,
 }
 
 func mulHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, a: UnsafeRawPointer, _ la: PixelLayout, b: UnsafeRawPointer, _ lb: PixelLayout,
-            m: QuantMultiplier, lo: Int32, hi: Int32, threads: Int) {
+            m: QuantMultiplier, lo: Int32, hi: Int32, isa: PreparedISA, threads: Int) {
     let broadcast = lb.height == 1 && lb.width == 1 && (d.height != 1 || d.width != 1)
+    #if arch(x86_64)
+    if isa == .avx2 {
+        let oa = ElementwiseOperand(base: a, type: la.type, stride: la.stride, broadcast: false)
+        let ob = ElementwiseOperand(base: b, type: lb.type, stride: lb.stride, broadcast: broadcast)
+        parallelRows(d, threads: threads) { rows in
+            mulPixelsAVX2(dst: dst, d.type, stride: d.stride, first: rows.lowerBound * d.width, pixels: rows.count * d.width,
+                          a: oa, b: ob, m: m, lo: lo, hi: hi)
+        }
+        return
+    }
+    #endif
     parallelRows(d, threads: threads) { rows in
         for y in rows {
             for x in 0..<d.width {
@@ -63,7 +99,19 @@ func mulHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, a: UnsafeRawPointer,
 }
 
 func concatHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, sources: [(UnsafeRawPointer, PixelLayout, QuantMultiplier?)],
-               lo: Int32, hi: Int32, threads: Int) {
+               lo: Int32, hi: Int32, isa: PreparedISA, threads: Int) {
+    #if arch(x86_64)
+    if isa == .avx2 {
+        let list = sources.map { ConcatSource(base: $0.0, type: $0.1.type, channels: $0.1.channels, stride: $0.1.stride, multiplier: $0.2) }
+        list.withUnsafeBufferPointer { srcs in
+            parallelRows(d, threads: threads) { rows in
+                concatPixelsAVX2(dst: dst, d.type, stride: d.stride, first: rows.lowerBound * d.width, pixels: rows.count * d.width,
+                                 sources: srcs, lo: lo, hi: hi)
+            }
+        }
+        return
+    }
+    #endif
     parallelRows(d, threads: threads) { rows in
         for y in rows {
             for x in 0..<d.width {
@@ -99,19 +147,31 @@ func sliceHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, src: UnsafeRawPoin
 
 /// y[c, h·b+i, w·b+j] = x[(i·b + j)·C' + c] (DCR) or x[c·b² + i·b + j] (CRD).
 func depthToSpaceHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, src: UnsafeRawPointer, _ s: PixelLayout, block b: Int, crd: Bool, threads: Int) {
-    let eb = d.type.byteWidth
+    switch d.type {
+    case .u8, .i8: depthToSpaceTyped(UInt8.self, dst: dst, d, src: src, s, block: b, crd: crd, threads: threads)
+    case .i16: depthToSpaceTyped(UInt16.self, dst: dst, d, src: src, s, block: b, crd: crd, threads: threads)
+    case .i32: depthToSpaceTyped(UInt32.self, dst: dst, d, src: src, s, block: b, crd: crd, threads: threads)
+    }
+}
+
+/// The element copy of depth_to_space for one element width (a copy never changes bits, so
+/// the width is all that matters); CRD's strided channel gather is a plain indexed loop.
+private func depthToSpaceTyped<T: FixedWidthInteger>(_: T.Type, dst: UnsafeMutableRawPointer, _ d: PixelLayout, src: UnsafeRawPointer,
+                                                     _ s: PixelLayout, block b: Int, crd: Bool, threads: Int) {
+    let out = dst.assumingMemoryBound(to: T.self), inp = src.assumingMemoryBound(to: T.self)
+    let C = d.channels, bb = b * b
     parallelRows(d, threads: threads) { rows in
         for y in rows {
             let sy = y / b, i = y % b
             for x in 0..<d.width {
                 let sx = x / b, j = x % b
-                let so = (sy * s.width + sx) * s.stride, dOff = (y * d.width + x) * d.stride
-                if !crd {
-                    (dst + dOff * eb).copyMemory(from: src + (so + (i * b + j) * d.channels) * eb, byteCount: d.channels * eb)
+                let so = (sy * s.width + sx) * s.stride, o = out + (y * d.width + x) * d.stride
+                if crd {
+                    let first = inp + so + i * b + j
+                    for c in 0..<C { o[c] = first[c * bb] }
                 } else {
-                    for c in 0..<d.channels {
-                        storeElement(loadElement(src, so + c * b * b + i * b + j, s.type), dst, dOff + c, d.type)
-                    }
+                    let first = inp + so + (i * b + j) * C
+                    for c in 0..<C { o[c] = first[c] }
                 }
             }
         }

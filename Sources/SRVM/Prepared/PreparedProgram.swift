@@ -71,14 +71,14 @@ final class PreparedProgram {
             case let .conv(_, src, _, _, _, _, _, _):
                 convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: dst!, dstLayout: dl!, isa: isa, threads: threads)
             case let .requantize(_, src, _):
-                requantizeHWC(dst: dst!, dl!, src: buf(src), lay(src), tables: requants[index]!.tables, threads: threads)
+                requantizeHWC(dst: dst!, dl!, src: buf(src), lay(src), tables: requants[index]!.tables, isa: isa, threads: threads)
             case let .add(_, a, b, shift, ma, mb, mo, subtract, lo, hi):
                 addHWC(dst: dst!, dl!, a: buf(a), lay(a), b: buf(b), lay(b), leftShift: shift, ma: ma, mb: mb, mo: mo,
-                       subtract: subtract, lo: lo, hi: hi, threads: threads)
+                       subtract: subtract, lo: lo, hi: hi, isa: isa, threads: threads)
             case let .mul(_, a, b, m, lo, hi):
-                mulHWC(dst: dst!, dl!, a: buf(a), lay(a), b: buf(b), lay(b), m: m, lo: lo, hi: hi, threads: threads)
+                mulHWC(dst: dst!, dl!, a: buf(a), lay(a), b: buf(b), lay(b), m: m, lo: lo, hi: hi, isa: isa, threads: threads)
             case let .concat(_, sources, ms, lo, hi):
-                concatHWC(dst: dst!, dl!, sources: zip(sources, ms).map { (UnsafeRawPointer(buf($0)), lay($0), $1) }, lo: lo, hi: hi, threads: threads)
+                concatHWC(dst: dst!, dl!, sources: zip(sources, ms).map { (UnsafeRawPointer(buf($0)), lay($0), $1) }, lo: lo, hi: hi, isa: isa, threads: threads)
             case let .sliceChannels(_, src, start):
                 sliceHWC(dst: dst!, dl!, src: buf(src), lay(src), start: Int(start), threads: threads)
             case let .depthToSpace(_, src, b, crd):

@@ -1,0 +1,126 @@
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+import FixedPoint
+import SRVMKernelsCommon
+
+// The element-wise instructions on 8 channels at a time (SPEC.md §5.3's formulas, the same
+// roundings as FixedPoint). Tensors are in srvm's pixel layout: each pixel's channels
+// contiguous, the channel stride a multiple of 8, so every 8-lane block lies inside one pixel;
+// lanes past the real channels compute on unspecified padding and land in padding.
+
+/// 8 elements of `type` at `p`, widened to int32 lanes.
+@inline(__always) public func loadLanesAVX2(_ p: UnsafeRawPointer, _ type: StorageType) -> __m256i {
+    switch type {
+    case .u8: return _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.assumingMemoryBound(to: __m128i.self)))
+    case .i8: return _mm256_cvtepi8_epi32(_mm_loadl_epi64(p.assumingMemoryBound(to: __m128i.self)))
+    case .i16: return _mm256_cvtepi16_epi32(_mm_loadu_si128(p.assumingMemoryBound(to: __m128i.self)))
+    case .i32: return _mm256_loadu_si256(p.assumingMemoryBound(to: __m256i.self))
+    }
+}
+
+/// requantize: per-channel multipliers (and negative-side ones) from `t`, + offset, clamp.
+public func requantizePixelsAVX2(src: UnsafeRawPointer, _ srcType: StorageType, dst: UnsafeMutableRawPointer, _ dstType: StorageType,
+                                 pixels: Int, stride: Int, tables t: RequantTables) {
+    let sb = srcType.byteWidth, db = dstType.byteWidth
+    for p in 0..<pixels {
+        var c = 0
+        while c < stride {
+            let x = loadLanesAVX2(src + (p * stride + c) * sb, srcType)
+            storeLanesAVX2(requantizeLanesAVX2(x, t, channel: c), dst + (p * stride + c) * db, count: 8, type: dstType)
+            c += 8
+        }
+    }
+}
+
+/// One operand of add/mul: its base, type and channel stride; `broadcast` reads pixel 0 for every pixel.
+public struct ElementwiseOperand {
+    public var base: UnsafeRawPointer
+    public var type: StorageType
+    public var stride: Int
+    public var broadcast: Bool
+    public init(base: UnsafeRawPointer, type: StorageType, stride: Int, broadcast: Bool) {
+        self.base = base; self.type = type; self.stride = stride; self.broadcast = broadcast
+    }
+    @inline(__always) func lanes(pixel p: Int, channel c: Int) -> __m256i {
+        loadLanesAVX2(base + ((broadcast ? 0 : p * stride) + c) * type.byteWidth, type)
+    }
+}
+
+/// add: clamp(requantize(requantize(a << L, Ma) ± requantize(b << L, Mb), Mo), lo, hi) for
+/// pixels `first..<first + pixels` (the destination's channels `0..<stride`, in blocks of 8).
+public func addPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, first: Int, pixels: Int,
+                          a: ElementwiseOperand, b: ElementwiseOperand, leftShift: Int,
+                          ma: QuantMultiplier, mb: QuantMultiplier, mo: QuantMultiplier, subtract: Bool, lo: Int32, hi: Int32) {
+    let qa = RequantLanes(mantissa: ma.mantissa, shift: ma.shift), qb = RequantLanes(mantissa: mb.mantissa, shift: mb.shift)
+    let qo = RequantLanes(mantissa: mo.mantissa, shift: mo.shift)
+    let la = ma.shift > 0, lb = mb.shift > 0, lout = mo.shift > 0
+    let vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi)
+    let shift = _mm_cvtsi32_si128(Int32(leftShift))
+    let db = dstType.byteWidth
+    for p in first..<(first + pixels) {
+        var c = 0
+        while c < stride {
+            let ta = requantizeAVX2(_mm256_sll_epi32(a.lanes(pixel: p, channel: c), shift), qa, leftShifts: la)
+            let tb = requantizeAVX2(_mm256_sll_epi32(b.lanes(pixel: p, channel: c), shift), qb, leftShifts: lb)
+            let s = subtract ? _mm256_sub_epi32(ta, tb) : _mm256_add_epi32(ta, tb)
+            storeLanesAVX2(clampAVX2(requantizeAVX2(s, qo, leftShifts: lout), vlo, vhi), dst + (p * stride + c) * db, count: 8, type: dstType)
+            c += 8
+        }
+    }
+}
+
+/// mul: clamp(requantize(a · b, M), lo, hi) (products wrap in int32 as the reference's &*).
+public func mulPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, first: Int, pixels: Int,
+                          a: ElementwiseOperand, b: ElementwiseOperand, m: QuantMultiplier, lo: Int32, hi: Int32) {
+    let q = RequantLanes(mantissa: m.mantissa, shift: m.shift), left = m.shift > 0
+    let vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi)
+    let db = dstType.byteWidth
+    for p in first..<(first + pixels) {
+        var c = 0
+        while c < stride {
+            let v = _mm256_mullo_epi32(a.lanes(pixel: p, channel: c), b.lanes(pixel: p, channel: c))
+            storeLanesAVX2(clampAVX2(requantizeAVX2(v, q, leftShifts: left), vlo, vhi), dst + (p * stride + c) * db, count: 8, type: dstType)
+            c += 8
+        }
+    }
+}
+
+/// One concat source: `channels` real channels at `stride`, requantized by `multiplier` (or copied).
+public struct ConcatSource {
+    public var base: UnsafeRawPointer
+    public var type: StorageType
+    public var channels: Int
+    public var stride: Int
+    public var multiplier: QuantMultiplier?
+    public init(base: UnsafeRawPointer, type: StorageType, channels: Int, stride: Int, multiplier: QuantMultiplier?) {
+        self.base = base; self.type = type; self.channels = channels; self.stride = stride; self.multiplier = multiplier
+    }
+}
+
+/// concat: each source's channels, requantized (or not) and clamped, at consecutive channel
+/// offsets. A block of 8 may spill unspecified lanes into the next source's channels, which
+/// that source then overwrites (same pixel, same thread); a block that would cross the
+/// destination pixel stores only its real lanes.
+public func concatPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, first: Int, pixels: Int,
+                             sources: UnsafeBufferPointer<ConcatSource>, lo: Int32, hi: Int32) {
+    let vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi)
+    let db = dstType.byteWidth
+    for p in first..<(first + pixels) {
+        var c0 = 0
+        for s in sources {
+            let q = s.multiplier.map { RequantLanes(mantissa: $0.mantissa, shift: $0.shift) }
+            let left = (s.multiplier?.shift ?? 0) > 0
+            var c = 0
+            while c < s.channels {
+                var v = loadLanesAVX2(s.base + (p * s.stride + c) * s.type.byteWidth, s.type)
+                if let q { v = requantizeAVX2(v, q, leftShifts: left) }
+                v = clampAVX2(v, vlo, vhi)
+                let n = c0 + c + 8 <= stride ? 8 : min(8, s.channels - c)
+                storeLanesAVX2(v, dst + (p * stride + c0 + c) * db, count: n, type: dstType)
+                c += 8
+            }
+            c0 += s.channels
+        }
+    }
+}
+#endif
