@@ -1,25 +1,62 @@
 #!/usr/bin/env python3
-"""Generates Sources/SRVMKernelsAVX2/ConvMicroKernelsAVX2.swift: srvm's unrolled int conv
-register tiles (NR output pixels x MR blocks of 8 output channels). Accumulators must be
-named variables to stay in registers, so every (kind, NR, MR) is written out.
+"""Generates srvm's unrolled int conv register tiles (NR output pixels x MR blocks of 8 output
+channels), one Swift file per ISA module. Accumulators must be named variables to stay in
+registers, so every (variant, NR, MR) is written out.
 
-Kinds (SPEC.md §5.6):
-  pair   s16 x s16 -> s32 with vpmaddwd: a step is 2 input channels (one broadcast dword);
-         exact for every operand the ISA allows (|x| <= 32768, |w| <= 128).
-  quadU  u8 x s8 with vpmaddubsw, s16 partial sums flushed to s32 (vpmaddwd by ones) every
-         K steps; a step is 4 input channels. Used only when 2*max|x|*max|w|*K <= 32767.
-  quadS  the same for signed sources: |x| goes to the unsigned operand, x's sign onto w.
-Usage: scripts/gen-int-conv-kernels.py > Sources/SRVMKernelsAVX2/ConvMicroKernelsAVX2.swift
+Operand formats ("kinds", SPEC.md §5.6), all exact:
+  pair   s16 x s16 -> s32; a step is 2 input channels (one broadcast dword).
+           AVX2: vpmaddwd + vpaddd.  AVX-VNNI: vpdpwssd.
+  quadU  u8 x s8; a step is 4 input channels.
+           AVX2: vpmaddubsw into s16 partial sums, added to the int32 sums (vpmaddwd by ones)
+                 every K steps; only where 2*max|x|*max|w|*K <= 32767 (no saturation).
+                 K = 1 keeps the int32 sums in registers; K > 1 keeps the s16 sums in
+                 registers and the int32 sums in the tile's memory (flushes are rare).
+           AVX-VNNI: vpdpbusd (u8 x s8 quads straight into int32; exact for every operand).
+  quadS  signed i8 sources: |x| is the unsigned operand and x's sign moves onto w
+         (vpabsb, vpsignb; exact while no weight is -128). AVX2.
+  quadO  signed i8 sources read as x + 128 (vpxor of the sign bits), 128*sum(w) taken out of
+         the bias when the conv is prepared; one vpdpbusd per quad. AVX-VNNI.
+Usage: scripts/gen-int-conv-kernels.py            (writes both files)
+       scripts/gen-int-conv-kernels.py --check    (fails when a file is stale)
 """
-NRS = [1, 2, 3, 4]
+import os
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 MRS = [1, 2]
+# Largest NR per variant: accumulators + MR weight vectors + a broadcast (and |x| for signed
+# sources) must fit the 16 ymm registers.
+MAX_NR = {"pair": 6, "quadU": 6, "quadS": 5, "quadO": 6, "quad1U": 4, "quad1S": 4}
 
-def pair(nr, mr):
-    L = []
-    L.append(f"@inline(never) func convPairAVX2_N{nr}M{mr}(_ a: ConvMicroArgs) {{")
+
+def store(reg, p, m, mr):
+    return f"_mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + {p * mr * 8 + m * 8}).assumingMemoryBound(to: __m256i.self), {reg})"
+
+
+def acc_ptr(p, m, mr):
+    return f"UnsafeMutableRawPointer(a.acc + {p * mr * 8 + m * 8}).assumingMemoryBound(to: __m256i.self)"
+
+
+def kernel(isa, variant, nr, mr):
+    """variant: pair, quadU, quadS (flush every K steps, AVX2) or quad1U/quad1S (K = 1, AVX2)."""
+    name = f"conv{variant[0].upper()}{variant[1:]}{isa}_N{nr}M{mr}"
+    signed = variant.endswith("S")
+    offset = variant == "quadO"
+    mem = isa == "AVX2" and variant in ("quadU", "quadS")      # s16 sums in registers, int32 in memory
+    quad1 = variant.startswith("quad1")
+    L = [f"@inline(never) func {name}(_ a: ConvMicroArgs) {{"]
     for p in range(nr):
         for m in range(mr):
-            L.append(f"    var c{p}_{m} = _mm256_setzero_si256()")
+            L.append(f"    var {'s' if mem else 'c'}{p}_{m} = _mm256_setzero_si256()")
+    if mem:
+        for p in range(nr):
+            for m in range(mr):
+                L.append(f"    {store('_mm256_setzero_si256()', p, m, mr)}")
+        L.append("    var left = a.flushInterval")
+    if quad1:
+        L.append("    let ones = _mm256_set1_epi16(1)")
+    if offset:
+        L.append("    let flip = _mm256_set1_epi8(-128)")
     L.append("    var wp = a.weights")
     L.append("    for t in 0..<a.taps {")
     for p in range(nr):
@@ -29,79 +66,124 @@ def pair(nr, mr):
     for m in range(mr):
         L.append(f"            let w{m} = _mm256_loadu_si256((wp + {32 * m}).assumingMemoryBound(to: __m256i.self))")
     for p in range(nr):
-        L.append(f"            let b{p} = _mm256_set1_epi32(x{p}.loadUnaligned(fromByteOffset: o, as: Int32.self))")
-        for m in range(mr):
-            L.append(f"            c{p}_{m} = _mm256_add_epi32(c{p}_{m}, _mm256_madd_epi16(b{p}, w{m}))")
-    L.append(f"            wp += {32 * mr}; o &+= 4")
-    L.append("        }")
-    L.append("    }")
-    for p in range(nr):
-        for m in range(mr):
-            L.append(f"    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + {p * mr * 8 + m * 8}).assumingMemoryBound(to: __m256i.self), c{p}_{m})")
-    L.append("}")
-    return "\n".join(L)
-
-def quad(nr, mr, signed):
-    name = "S" if signed else "U"
-    L = []
-    L.append(f"@inline(never) func convQuad{name}AVX2_N{nr}M{mr}(_ a: ConvMicroArgs) {{")
-    for p in range(nr):
-        for m in range(mr):
-            L.append(f"    var c{p}_{m} = _mm256_setzero_si256()")
-            L.append(f"    var s{p}_{m} = _mm256_setzero_si256()")
-    L.append("    let ones = _mm256_set1_epi16(1)")
-    L.append("    var wp = a.weights")
-    L.append("    var left = a.flushInterval")
-    L.append("    for t in 0..<a.taps {")
-    for p in range(nr):
-        L.append(f"        let x{p} = a.pointers[{p} &* a.taps &+ t] + a.channelOffset")
-    L.append("        var o = 0")
-    L.append("        for _ in 0..<a.steps {")
-    for m in range(mr):
-        L.append(f"            let w{m} = _mm256_loadu_si256((wp + {32 * m}).assumingMemoryBound(to: __m256i.self))")
-    for p in range(nr):
-        L.append(f"            let b{p} = _mm256_set1_epi32(x{p}.loadUnaligned(fromByteOffset: o, as: Int32.self))")
+        if offset:
+            L.append(f"            let b{p} = _mm256_xor_si256(_mm256_set1_epi32(x{p}.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)")
+        else:
+            L.append(f"            let b{p} = _mm256_set1_epi32(x{p}.loadUnaligned(fromByteOffset: o, as: Int32.self))")
         if signed:
             L.append(f"            let u{p} = _mm256_abs_epi8(b{p})")
-            for m in range(mr):
-                L.append(f"            s{p}_{m} = _mm256_add_epi16(s{p}_{m}, _mm256_maddubs_epi16(u{p}, _mm256_sign_epi8(w{m}, b{p})))")
-        else:
-            for m in range(mr):
-                L.append(f"            s{p}_{m} = _mm256_add_epi16(s{p}_{m}, _mm256_maddubs_epi16(b{p}, w{m}))")
-    L.append(f"            wp += {32 * mr}; o &+= 4")
-    L.append("            left &-= 1")
-    L.append("            if left == 0 {")
-    L.append("                left = a.flushInterval")
-    for p in range(nr):
         for m in range(mr):
-            L.append(f"                c{p}_{m} = _mm256_add_epi32(c{p}_{m}, _mm256_madd_epi16(s{p}_{m}, ones)); s{p}_{m} = _mm256_setzero_si256()")
-    L.append("            }")
+            wv = f"_mm256_sign_epi8(w{m}, b{p})" if signed else f"w{m}"
+            xv = f"u{p}" if signed else f"b{p}"
+            if variant == "pair":
+                if isa == "AVX2":
+                    L.append(f"            c{p}_{m} = _mm256_add_epi32(c{p}_{m}, _mm256_madd_epi16(b{p}, w{m}))")
+                else:
+                    L.append(f"            c{p}_{m} = _mm256_dpwssd_avx_epi32(c{p}_{m}, b{p}, w{m})")
+            elif isa == "VNNI":
+                L.append(f"            c{p}_{m} = _mm256_dpbusd_avx_epi32(c{p}_{m}, {xv}, {wv})")
+            elif quad1:
+                L.append(f"            c{p}_{m} = _mm256_add_epi32(c{p}_{m}, _mm256_madd_epi16(_mm256_maddubs_epi16({xv}, {wv}), ones))")
+            else:
+                L.append(f"            s{p}_{m} = _mm256_add_epi16(s{p}_{m}, _mm256_maddubs_epi16({xv}, {wv}))")
+    L.append(f"            wp += {32 * mr}; o &+= 4")
+    if mem:
+        L.append("            left &-= 1")
+        L.append("            if left == 0 {")
+        L.append("                left = a.flushInterval")
+        L.append("                let ones = _mm256_set1_epi16(1)")
+        for p in range(nr):
+            for m in range(mr):
+                ptr = acc_ptr(p, m, mr)
+                L.append(f"                {ptr}.pointee = _mm256_add_epi32({ptr}.pointee, _mm256_madd_epi16(s{p}_{m}, ones)); s{p}_{m} = _mm256_setzero_si256()")
+        L.append("            }")
     L.append("        }")
     L.append("    }")
-    for p in range(nr):
-        for m in range(mr):
-            L.append(f"    c{p}_{m} = _mm256_add_epi32(c{p}_{m}, _mm256_madd_epi16(s{p}_{m}, ones))")
-            L.append(f"    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + {p * mr * 8 + m * 8}).assumingMemoryBound(to: __m256i.self), c{p}_{m})")
+    if mem:
+        L.append("    let ones = _mm256_set1_epi16(1)")
+        for p in range(nr):
+            for m in range(mr):
+                ptr = acc_ptr(p, m, mr)
+                L.append(f"    {ptr}.pointee = _mm256_add_epi32({ptr}.pointee, _mm256_madd_epi16(s{p}_{m}, ones))")
+    else:
+        for p in range(nr):
+            for m in range(mr):
+                L.append(f"    {store(f'c{p}_{m}', p, m, mr)}")
     L.append("}")
-    return "\n".join(L)
+    return name, "\n".join(L)
 
-out = ["// Generated by scripts/gen-int-conv-kernels.py: edit the generator, not this file.",
-       "#if arch(x86_64)", "import _Builtin_intrinsics.intel", "import SRVMKernelsCommon", ""]
-for nr in NRS:
-    for mr in MRS:
-        out.append(pair(nr, mr)); out.append("")
-        out.append(quad(nr, mr, False)); out.append("")
-        out.append(quad(nr, mr, True)); out.append("")
-out.append("/// Runs the tile of `kind` for `pixels` (1...4) output pixels and `blocks` (1...2) blocks of")
-out.append("/// 8 output channels; the int32 sums land in `a.acc` as [pixel][block·8 + lane].")
-out.append("public func convMicroAVX2(_ kind: ConvMicroKind, pixels: Int, blocks: Int, _ a: ConvMicroArgs) {")
-out.append("    switch (kind, pixels, blocks) {")
-for kind, prefix in [("pair", "convPairAVX2"), ("quadUnsigned", "convQuadUAVX2"), ("quadSigned", "convQuadSAVX2")]:
-    for nr in NRS:
-        for mr in MRS:
-            out.append(f"    case (.{kind}, {nr}, {mr}): {prefix}_N{nr}M{mr}(a)")
-out.append("    default: preconditionFailure(\"convMicroAVX2: no tile for \\(pixels) pixels x \\(blocks) blocks\")")
-out.append("    }")
-out.append("}")
-out.append("#endif")
-print("\n".join(out))
+
+def module(isa, variants, doc):
+    out = ["// Generated by scripts/gen-int-conv-kernels.py: edit the generator, not this file.",
+           "#if arch(x86_64)", "import _Builtin_intrinsics.intel", "import SRVMKernelsCommon", ""]
+    names = {}
+    for v in variants:
+        for nr in range(1, MAX_NR[v] + 1):
+            for mr in MRS:
+                n, code = kernel(isa, v, nr, mr)
+                names[(v, nr, mr)] = n
+                out.append(code)
+                out.append("")
+    fn = f"convMicro{isa}"
+    out.append(f"/// The most output pixels one {isa} tile of `kind` computes (`flushInterval` as in ConvMicroArgs).")
+    out.append(f"public func {fn}MaxPixels(_ kind: ConvMicroKind, flushInterval: Int) -> Int {{")
+    out.append("    switch kind {")
+    out.append(f"    case .pair: return {MAX_NR['pair']}")
+    if isa == "AVX2":
+        out.append(f"    case .quadUnsigned: return flushInterval == 1 ? {MAX_NR['quad1U']} : {MAX_NR['quadU']}")
+        out.append(f"    case .quadSigned: return flushInterval == 1 ? {MAX_NR['quad1S']} : {MAX_NR['quadS']}")
+        out.append("    case .quadOffset: return 0   // not an AVX2 format")
+    else:
+        out.append(f"    case .quadUnsigned: return {MAX_NR['quadU']}")
+        out.append(f"    case .quadOffset: return {MAX_NR['quadO']}")
+        out.append("    case .quadSigned: return 0   // VNNI takes signed bytes as .quadOffset")
+    out.append("    }")
+    out.append("}")
+    out.append("")
+    out.append(f"/// {doc}")
+    out.append(f"/// Runs the tile of `kind` for `pixels` (1...{fn}MaxPixels) output pixels and `blocks` (1...2)")
+    out.append("/// blocks of 8 output channels; the int32 sums land in `a.acc` as [pixel][block·8 + lane].")
+    out.append(f"public func {fn}(_ kind: ConvMicroKind, pixels: Int, blocks: Int, _ a: ConvMicroArgs) {{")
+    if isa == "AVX2":
+        out.append("    let once = a.flushInterval == 1")
+    out.append("    switch (kind, pixels, blocks) {")
+    for (v, nr, mr), n in names.items():
+        if v == "pair":
+            out.append(f"    case (.pair, {nr}, {mr}): {n}(a)")
+        elif isa == "AVX2":
+            kind = "quadUnsigned" if v.endswith("U") else "quadSigned"
+            cond = "once" if v.startswith("quad1") else "!once"
+            out.append(f"    case (.{kind}, {nr}, {mr}) where {cond}: {n}(a)")
+        else:
+            kind = {"quadU": "quadUnsigned", "quadS": "quadSigned", "quadO": "quadOffset"}[v]
+            out.append(f"    case (.{kind}, {nr}, {mr}): {n}(a)")
+    out.append(f"    default: preconditionFailure(\"{fn}: no tile for \\(kind) \\(pixels) pixels x \\(blocks) blocks\")")
+    out.append("    }")
+    out.append("}")
+    out.append("#endif")
+    return "\n".join(out) + "\n"
+
+
+FILES = {
+    "Sources/SRVMKernelsAVX2/ConvMicroKernelsAVX2.swift":
+        module("AVX2", ["pair", "quadU", "quadS", "quad1U", "quad1S"],
+               "AVX2 tiles: vpmaddwd pairs, vpmaddubsw quads with s16 partial sums (exact by the flush bound)."),
+    "Sources/SRVMKernelsVNNI/ConvMicroKernelsVNNI.swift":
+        module("VNNI", ["pair", "quadU", "quadO"],
+               "AVX-VNNI tiles: vpdpwssd pairs and vpdpbusd quads, int32 sums throughout."),
+}
+
+if __name__ == "__main__":
+    check = "--check" in sys.argv
+    stale = []
+    for rel, text in FILES.items():
+        path = os.path.join(ROOT, rel)
+        if check:
+            if not os.path.exists(path) or open(path).read() != text:
+                stale.append(rel)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(text)
+    if stale:
+        sys.exit("gen-int-conv-kernels: stale, run scripts/gen-int-conv-kernels.py: " + ", ".join(stale))

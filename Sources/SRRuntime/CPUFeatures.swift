@@ -22,6 +22,8 @@ public enum CPUFeatures {
     public static var hasAVX2: Bool { ["avx2", "fma"].allSatisfy(flags.contains) }
     /// AVX-512 kernels are compiled with -mavx512f/bw/vl (and FMA): all must be present.
     public static var hasAVX512: Bool { hasAVX2 && ["avx512f", "avx512bw", "avx512vl"].allSatisfy(flags.contains) }
+    /// AVX-VNNI (vpdpbusd/vpdpwssd on ymm, VEX-encoded): Alder Lake, Sapphire Rapids, Zen 4 and later.
+    public static var hasAVXVNNI: Bool { hasAVX2 && flags.contains("avx_vnni") }
     /// vpdpbusd on 512-bit registers (Cascade Lake and later).
     public static var hasAVX512VNNI: Bool { hasAVX512 && flags.contains("avx512_vnni") }
 

@@ -5,18 +5,23 @@ import SRRuntime
 public enum KernelSet: String, CaseIterable, Sendable {
     /// The scalar planar interpreter: every instruction as SPEC.md §5.3 reads, the oracle.
     case reference
-    /// The fastest set this CPU supports (AVX2 when present, else portable).
+    /// The fastest set this CPU supports (AVX-VNNI, else AVX2, else portable).
     case best
     /// The prepared engine with portable Swift kernels (any CPU).
     case portable
     /// The prepared engine with AVX2 kernels; an error on a CPU without AVX2.
     case avx2
+    /// AVX2 with AVX-VNNI conv tiles (vpdpbusd, vpdpwssd); an error on a CPU without them.
+    case vnni
 
     /// `.best` becomes the concrete set for this CPU; a forced set the CPU lacks is an error.
     func resolved() throws -> KernelSet {
         switch self {
         case .reference, .portable: return self
-        case .best: return CPUFeatures.hasAVX2 ? .avx2 : .portable
+        case .best: return CPUFeatures.hasAVXVNNI ? .vnni : (CPUFeatures.hasAVX2 ? .avx2 : .portable)
+        case .vnni:
+            guard CPUFeatures.hasAVXVNNI else { throw VMError("--kernels vnni: this CPU lacks AVX-VNNI (avx_vnni)") }
+            return .vnni
         case .avx2:
             guard CPUFeatures.hasAVX2 else { throw VMError("--kernels avx2: this CPU lacks AVX2") }
             return .avx2

@@ -27,6 +27,7 @@ public final class VirtualMachine {
         switch self.kernels {
         case .reference: prepared = nil
         case .avx2: prepared = PreparedProgram(program: program, isa: .avx2)
+        case .vnni: prepared = PreparedProgram(program: program, isa: .vnni)
         default: prepared = PreparedProgram(program: program, isa: .portable)
         }
     }

@@ -43,6 +43,9 @@ struct SrvmBenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
+    @Flag(help: "Also list every instruction of the profiled run: index, mnemonic, destination, ms, GMAC/s of convs.")
+    var instructions = false
+
     func validate() throws {
         guard parseSize(size) != nil else { throw ValidationError("--size must be WxH with positive integers, e.g. 256x256") }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1 (got \(runs))") }
@@ -54,6 +57,10 @@ struct SrvmBenchCommand: ParsableCommand {
         let result = try benchmark(program: file.program, width: width, height: height, runs: runs, options: vm)
         print(json ? result.json(model: (model as NSString).lastPathComponent)
                    : result.text(model: (model as NSString).lastPathComponent), terminator: "")
+        if instructions && !json {
+            print("every instruction (profiled run):")
+            for row in result.instructions { print("  " + row) }
+        }
     }
 }
 
@@ -67,6 +74,7 @@ struct BenchResult {
     var multiplyAccumulates: Int
     var peakActivationBytes: Int
     var kinds: [Kind]             // slowest first
+    var instructions: [String] = []   // one line per instruction of the profiled run
 
     var minMs: Double { times[0] }
     var medianMs: Double {
@@ -137,11 +145,24 @@ func benchmark(program: Program, width: Int, height: Int, runs: Int, options: VM
         byKind[ins.mnemonic, default: (0, 0)].seconds += seconds
     }
     let total = byKind.values.reduce(0) { $0 + $1.seconds }
+    let shapes = try wrapVM { try vm.shapes(width: width, height: height) }
+    var rows: [String] = []
+    for (i, (ins, seconds)) in zip(program.instructions, profile.seconds).enumerated() {
+        var row = "\(i) \(ins.mnemonic)"
+        if let d = ins.destination { let s = shapes[Int(d)]; row += " -> \(program.values[Int(d)].name) [\(s.c),\(s.h),\(s.w)]" }
+        row += String(format: " %.3f ms", seconds * 1000)
+        if case let .conv(dst, _, q, _, _, _, _, _) = ins, seconds > 0 {
+            let o = shapes[Int(dst)]
+            let macs = Double(o.c * o.h * o.w) * Double(q.inputChannels / q.group) * Double(q.kernelHeight * q.kernelWidth)
+            row += String(format: " %.1f GMAC/s", macs / seconds / 1e9)
+        }
+        rows.append(row)
+    }
     let kinds = byKind.map { name, v in
         BenchResult.Kind(mnemonic: name, count: v.count, ms: v.seconds * 1000, percent: total > 0 ? 100 * v.seconds / total : 0)
     }.sorted { ($0.ms, $1.mnemonic) > ($1.ms, $0.mnemonic) }
     return BenchResult(width: width, height: height, threads: vm.threads, kernels: vm.kernels.rawValue, times: times.sorted(),
-                       multiplyAccumulates: macs, peakActivationBytes: peak, kinds: kinds)
+                       multiplyAccumulates: macs, peakActivationBytes: peak, kinds: kinds, instructions: rows)
 }
 
 /// SplitMix64: the same numbers on every platform and Swift version (the standard library's

@@ -19,57 +19,6 @@ import SRVMKernelsCommon
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
 }
 
-@inline(never) func convQuadUAVX2_N1M1(_ a: ConvMicroArgs) {
-    var c0_0 = _mm256_setzero_si256()
-    var s0_0 = _mm256_setzero_si256()
-    let ones = _mm256_set1_epi16(1)
-    var wp = a.weights
-    var left = a.flushInterval
-    for t in 0..<a.taps {
-        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
-        var o = 0
-        for _ in 0..<a.steps {
-            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
-            wp += 32; o &+= 4
-            left &-= 1
-            if left == 0 {
-                left = a.flushInterval
-                c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
-            }
-        }
-    }
-    c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-}
-
-@inline(never) func convQuadSAVX2_N1M1(_ a: ConvMicroArgs) {
-    var c0_0 = _mm256_setzero_si256()
-    var s0_0 = _mm256_setzero_si256()
-    let ones = _mm256_set1_epi16(1)
-    var wp = a.weights
-    var left = a.flushInterval
-    for t in 0..<a.taps {
-        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
-        var o = 0
-        for _ in 0..<a.steps {
-            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            let u0 = _mm256_abs_epi8(b0)
-            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)))
-            wp += 32; o &+= 4
-            left &-= 1
-            if left == 0 {
-                left = a.flushInterval
-                c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
-            }
-        }
-    }
-    c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-}
-
 @inline(never) func convPairAVX2_N1M2(_ a: ConvMicroArgs) {
     var c0_0 = _mm256_setzero_si256()
     var c0_1 = _mm256_setzero_si256()
@@ -87,71 +36,6 @@ import SRVMKernelsCommon
         }
     }
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
-}
-
-@inline(never) func convQuadUAVX2_N1M2(_ a: ConvMicroArgs) {
-    var c0_0 = _mm256_setzero_si256()
-    var s0_0 = _mm256_setzero_si256()
-    var c0_1 = _mm256_setzero_si256()
-    var s0_1 = _mm256_setzero_si256()
-    let ones = _mm256_set1_epi16(1)
-    var wp = a.weights
-    var left = a.flushInterval
-    for t in 0..<a.taps {
-        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
-        var o = 0
-        for _ in 0..<a.steps {
-            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
-            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(b0, w1))
-            wp += 64; o &+= 4
-            left &-= 1
-            if left == 0 {
-                left = a.flushInterval
-                c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
-                c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
-            }
-        }
-    }
-    c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-    c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(s0_1, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
-}
-
-@inline(never) func convQuadSAVX2_N1M2(_ a: ConvMicroArgs) {
-    var c0_0 = _mm256_setzero_si256()
-    var s0_0 = _mm256_setzero_si256()
-    var c0_1 = _mm256_setzero_si256()
-    var s0_1 = _mm256_setzero_si256()
-    let ones = _mm256_set1_epi16(1)
-    var wp = a.weights
-    var left = a.flushInterval
-    for t in 0..<a.taps {
-        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
-        var o = 0
-        for _ in 0..<a.steps {
-            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            let u0 = _mm256_abs_epi8(b0)
-            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)))
-            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w1, b0)))
-            wp += 64; o &+= 4
-            left &-= 1
-            if left == 0 {
-                left = a.flushInterval
-                c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
-                c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
-            }
-        }
-    }
-    c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-    c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(s0_1, ones))
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
 }
 
@@ -173,74 +57,6 @@ import SRVMKernelsCommon
         }
     }
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
-}
-
-@inline(never) func convQuadUAVX2_N2M1(_ a: ConvMicroArgs) {
-    var c0_0 = _mm256_setzero_si256()
-    var s0_0 = _mm256_setzero_si256()
-    var c1_0 = _mm256_setzero_si256()
-    var s1_0 = _mm256_setzero_si256()
-    let ones = _mm256_set1_epi16(1)
-    var wp = a.weights
-    var left = a.flushInterval
-    for t in 0..<a.taps {
-        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
-        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
-        var o = 0
-        for _ in 0..<a.steps {
-            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
-            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
-            wp += 32; o &+= 4
-            left &-= 1
-            if left == 0 {
-                left = a.flushInterval
-                c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
-                c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
-            }
-        }
-    }
-    c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-    c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
-}
-
-@inline(never) func convQuadSAVX2_N2M1(_ a: ConvMicroArgs) {
-    var c0_0 = _mm256_setzero_si256()
-    var s0_0 = _mm256_setzero_si256()
-    var c1_0 = _mm256_setzero_si256()
-    var s1_0 = _mm256_setzero_si256()
-    let ones = _mm256_set1_epi16(1)
-    var wp = a.weights
-    var left = a.flushInterval
-    for t in 0..<a.taps {
-        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
-        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
-        var o = 0
-        for _ in 0..<a.steps {
-            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            let u0 = _mm256_abs_epi8(b0)
-            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)))
-            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            let u1 = _mm256_abs_epi8(b1)
-            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)))
-            wp += 32; o &+= 4
-            left &-= 1
-            if left == 0 {
-                left = a.flushInterval
-                c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
-                c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
-            }
-        }
-    }
-    c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-    c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones))
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
 }
 
@@ -272,100 +88,6 @@ import SRVMKernelsCommon
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
 }
 
-@inline(never) func convQuadUAVX2_N2M2(_ a: ConvMicroArgs) {
-    var c0_0 = _mm256_setzero_si256()
-    var s0_0 = _mm256_setzero_si256()
-    var c0_1 = _mm256_setzero_si256()
-    var s0_1 = _mm256_setzero_si256()
-    var c1_0 = _mm256_setzero_si256()
-    var s1_0 = _mm256_setzero_si256()
-    var c1_1 = _mm256_setzero_si256()
-    var s1_1 = _mm256_setzero_si256()
-    let ones = _mm256_set1_epi16(1)
-    var wp = a.weights
-    var left = a.flushInterval
-    for t in 0..<a.taps {
-        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
-        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
-        var o = 0
-        for _ in 0..<a.steps {
-            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
-            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(b0, w1))
-            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
-            s1_1 = _mm256_add_epi16(s1_1, _mm256_maddubs_epi16(b1, w1))
-            wp += 64; o &+= 4
-            left &-= 1
-            if left == 0 {
-                left = a.flushInterval
-                c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
-                c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
-                c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
-                c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
-            }
-        }
-    }
-    c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-    c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(s0_1, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
-    c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c1_0)
-    c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(s1_1, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
-}
-
-@inline(never) func convQuadSAVX2_N2M2(_ a: ConvMicroArgs) {
-    var c0_0 = _mm256_setzero_si256()
-    var s0_0 = _mm256_setzero_si256()
-    var c0_1 = _mm256_setzero_si256()
-    var s0_1 = _mm256_setzero_si256()
-    var c1_0 = _mm256_setzero_si256()
-    var s1_0 = _mm256_setzero_si256()
-    var c1_1 = _mm256_setzero_si256()
-    var s1_1 = _mm256_setzero_si256()
-    let ones = _mm256_set1_epi16(1)
-    var wp = a.weights
-    var left = a.flushInterval
-    for t in 0..<a.taps {
-        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
-        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
-        var o = 0
-        for _ in 0..<a.steps {
-            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            let u0 = _mm256_abs_epi8(b0)
-            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)))
-            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w1, b0)))
-            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            let u1 = _mm256_abs_epi8(b1)
-            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)))
-            s1_1 = _mm256_add_epi16(s1_1, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w1, b1)))
-            wp += 64; o &+= 4
-            left &-= 1
-            if left == 0 {
-                left = a.flushInterval
-                c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
-                c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
-                c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
-                c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
-            }
-        }
-    }
-    c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-    c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(s0_1, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
-    c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c1_0)
-    c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(s1_1, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
-}
-
 @inline(never) func convPairAVX2_N3M1(_ a: ConvMicroArgs) {
     var c0_0 = _mm256_setzero_si256()
     var c1_0 = _mm256_setzero_si256()
@@ -389,91 +111,6 @@ import SRVMKernelsCommon
     }
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c2_0)
-}
-
-@inline(never) func convQuadUAVX2_N3M1(_ a: ConvMicroArgs) {
-    var c0_0 = _mm256_setzero_si256()
-    var s0_0 = _mm256_setzero_si256()
-    var c1_0 = _mm256_setzero_si256()
-    var s1_0 = _mm256_setzero_si256()
-    var c2_0 = _mm256_setzero_si256()
-    var s2_0 = _mm256_setzero_si256()
-    let ones = _mm256_set1_epi16(1)
-    var wp = a.weights
-    var left = a.flushInterval
-    for t in 0..<a.taps {
-        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
-        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
-        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
-        var o = 0
-        for _ in 0..<a.steps {
-            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
-            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
-            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
-            wp += 32; o &+= 4
-            left &-= 1
-            if left == 0 {
-                left = a.flushInterval
-                c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
-                c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
-                c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
-            }
-        }
-    }
-    c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-    c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
-    c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(s2_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c2_0)
-}
-
-@inline(never) func convQuadSAVX2_N3M1(_ a: ConvMicroArgs) {
-    var c0_0 = _mm256_setzero_si256()
-    var s0_0 = _mm256_setzero_si256()
-    var c1_0 = _mm256_setzero_si256()
-    var s1_0 = _mm256_setzero_si256()
-    var c2_0 = _mm256_setzero_si256()
-    var s2_0 = _mm256_setzero_si256()
-    let ones = _mm256_set1_epi16(1)
-    var wp = a.weights
-    var left = a.flushInterval
-    for t in 0..<a.taps {
-        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
-        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
-        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
-        var o = 0
-        for _ in 0..<a.steps {
-            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            let u0 = _mm256_abs_epi8(b0)
-            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)))
-            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            let u1 = _mm256_abs_epi8(b1)
-            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)))
-            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            let u2 = _mm256_abs_epi8(b2)
-            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(u2, _mm256_sign_epi8(w0, b2)))
-            wp += 32; o &+= 4
-            left &-= 1
-            if left == 0 {
-                left = a.flushInterval
-                c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
-                c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
-                c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
-            }
-        }
-    }
-    c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-    c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
-    c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(s2_0, ones))
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c2_0)
 }
 
@@ -513,129 +150,6 @@ import SRVMKernelsCommon
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), c2_1)
 }
 
-@inline(never) func convQuadUAVX2_N3M2(_ a: ConvMicroArgs) {
-    var c0_0 = _mm256_setzero_si256()
-    var s0_0 = _mm256_setzero_si256()
-    var c0_1 = _mm256_setzero_si256()
-    var s0_1 = _mm256_setzero_si256()
-    var c1_0 = _mm256_setzero_si256()
-    var s1_0 = _mm256_setzero_si256()
-    var c1_1 = _mm256_setzero_si256()
-    var s1_1 = _mm256_setzero_si256()
-    var c2_0 = _mm256_setzero_si256()
-    var s2_0 = _mm256_setzero_si256()
-    var c2_1 = _mm256_setzero_si256()
-    var s2_1 = _mm256_setzero_si256()
-    let ones = _mm256_set1_epi16(1)
-    var wp = a.weights
-    var left = a.flushInterval
-    for t in 0..<a.taps {
-        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
-        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
-        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
-        var o = 0
-        for _ in 0..<a.steps {
-            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
-            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(b0, w1))
-            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
-            s1_1 = _mm256_add_epi16(s1_1, _mm256_maddubs_epi16(b1, w1))
-            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
-            s2_1 = _mm256_add_epi16(s2_1, _mm256_maddubs_epi16(b2, w1))
-            wp += 64; o &+= 4
-            left &-= 1
-            if left == 0 {
-                left = a.flushInterval
-                c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
-                c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
-                c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
-                c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
-                c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
-                c2_1 = _mm256_add_epi32(c2_1, _mm256_madd_epi16(s2_1, ones)); s2_1 = _mm256_setzero_si256()
-            }
-        }
-    }
-    c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-    c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(s0_1, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
-    c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c1_0)
-    c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(s1_1, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
-    c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(s2_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), c2_0)
-    c2_1 = _mm256_add_epi32(c2_1, _mm256_madd_epi16(s2_1, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), c2_1)
-}
-
-@inline(never) func convQuadSAVX2_N3M2(_ a: ConvMicroArgs) {
-    var c0_0 = _mm256_setzero_si256()
-    var s0_0 = _mm256_setzero_si256()
-    var c0_1 = _mm256_setzero_si256()
-    var s0_1 = _mm256_setzero_si256()
-    var c1_0 = _mm256_setzero_si256()
-    var s1_0 = _mm256_setzero_si256()
-    var c1_1 = _mm256_setzero_si256()
-    var s1_1 = _mm256_setzero_si256()
-    var c2_0 = _mm256_setzero_si256()
-    var s2_0 = _mm256_setzero_si256()
-    var c2_1 = _mm256_setzero_si256()
-    var s2_1 = _mm256_setzero_si256()
-    let ones = _mm256_set1_epi16(1)
-    var wp = a.weights
-    var left = a.flushInterval
-    for t in 0..<a.taps {
-        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
-        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
-        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
-        var o = 0
-        for _ in 0..<a.steps {
-            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            let u0 = _mm256_abs_epi8(b0)
-            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)))
-            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w1, b0)))
-            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            let u1 = _mm256_abs_epi8(b1)
-            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)))
-            s1_1 = _mm256_add_epi16(s1_1, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w1, b1)))
-            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            let u2 = _mm256_abs_epi8(b2)
-            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(u2, _mm256_sign_epi8(w0, b2)))
-            s2_1 = _mm256_add_epi16(s2_1, _mm256_maddubs_epi16(u2, _mm256_sign_epi8(w1, b2)))
-            wp += 64; o &+= 4
-            left &-= 1
-            if left == 0 {
-                left = a.flushInterval
-                c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
-                c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
-                c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
-                c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
-                c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
-                c2_1 = _mm256_add_epi32(c2_1, _mm256_madd_epi16(s2_1, ones)); s2_1 = _mm256_setzero_si256()
-            }
-        }
-    }
-    c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-    c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(s0_1, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
-    c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c1_0)
-    c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(s1_1, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
-    c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(s2_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), c2_0)
-    c2_1 = _mm256_add_epi32(c2_1, _mm256_madd_epi16(s2_1, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), c2_1)
-}
-
 @inline(never) func convPairAVX2_N4M1(_ a: ConvMicroArgs) {
     var c0_0 = _mm256_setzero_si256()
     var c1_0 = _mm256_setzero_si256()
@@ -664,108 +178,6 @@ import SRVMKernelsCommon
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c2_0)
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c3_0)
-}
-
-@inline(never) func convQuadUAVX2_N4M1(_ a: ConvMicroArgs) {
-    var c0_0 = _mm256_setzero_si256()
-    var s0_0 = _mm256_setzero_si256()
-    var c1_0 = _mm256_setzero_si256()
-    var s1_0 = _mm256_setzero_si256()
-    var c2_0 = _mm256_setzero_si256()
-    var s2_0 = _mm256_setzero_si256()
-    var c3_0 = _mm256_setzero_si256()
-    var s3_0 = _mm256_setzero_si256()
-    let ones = _mm256_set1_epi16(1)
-    var wp = a.weights
-    var left = a.flushInterval
-    for t in 0..<a.taps {
-        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
-        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
-        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
-        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
-        var o = 0
-        for _ in 0..<a.steps {
-            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
-            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
-            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
-            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            s3_0 = _mm256_add_epi16(s3_0, _mm256_maddubs_epi16(b3, w0))
-            wp += 32; o &+= 4
-            left &-= 1
-            if left == 0 {
-                left = a.flushInterval
-                c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
-                c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
-                c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
-                c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
-            }
-        }
-    }
-    c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-    c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
-    c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(s2_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c2_0)
-    c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(s3_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c3_0)
-}
-
-@inline(never) func convQuadSAVX2_N4M1(_ a: ConvMicroArgs) {
-    var c0_0 = _mm256_setzero_si256()
-    var s0_0 = _mm256_setzero_si256()
-    var c1_0 = _mm256_setzero_si256()
-    var s1_0 = _mm256_setzero_si256()
-    var c2_0 = _mm256_setzero_si256()
-    var s2_0 = _mm256_setzero_si256()
-    var c3_0 = _mm256_setzero_si256()
-    var s3_0 = _mm256_setzero_si256()
-    let ones = _mm256_set1_epi16(1)
-    var wp = a.weights
-    var left = a.flushInterval
-    for t in 0..<a.taps {
-        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
-        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
-        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
-        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
-        var o = 0
-        for _ in 0..<a.steps {
-            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            let u0 = _mm256_abs_epi8(b0)
-            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)))
-            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            let u1 = _mm256_abs_epi8(b1)
-            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)))
-            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            let u2 = _mm256_abs_epi8(b2)
-            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(u2, _mm256_sign_epi8(w0, b2)))
-            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
-            let u3 = _mm256_abs_epi8(b3)
-            s3_0 = _mm256_add_epi16(s3_0, _mm256_maddubs_epi16(u3, _mm256_sign_epi8(w0, b3)))
-            wp += 32; o &+= 4
-            left &-= 1
-            if left == 0 {
-                left = a.flushInterval
-                c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
-                c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
-                c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
-                c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
-            }
-        }
-    }
-    c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-    c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
-    c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(s2_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c2_0)
-    c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(s3_0, ones))
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c3_0)
 }
 
@@ -813,26 +225,485 @@ import SRVMKernelsCommon
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self), c3_1)
 }
 
-@inline(never) func convQuadUAVX2_N4M2(_ a: ConvMicroArgs) {
+@inline(never) func convPairAVX2_N5M1(_ a: ConvMicroArgs) {
     var c0_0 = _mm256_setzero_si256()
-    var s0_0 = _mm256_setzero_si256()
-    var c0_1 = _mm256_setzero_si256()
-    var s0_1 = _mm256_setzero_si256()
     var c1_0 = _mm256_setzero_si256()
-    var s1_0 = _mm256_setzero_si256()
-    var c1_1 = _mm256_setzero_si256()
-    var s1_1 = _mm256_setzero_si256()
     var c2_0 = _mm256_setzero_si256()
-    var s2_0 = _mm256_setzero_si256()
-    var c2_1 = _mm256_setzero_si256()
-    var s2_1 = _mm256_setzero_si256()
     var c3_0 = _mm256_setzero_si256()
-    var s3_0 = _mm256_setzero_si256()
-    var c3_1 = _mm256_setzero_si256()
-    var s3_1 = _mm256_setzero_si256()
-    let ones = _mm256_set1_epi16(1)
+    var c4_0 = _mm256_setzero_si256()
     var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        let x4 = a.pointers[4 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(b0, w0))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(b1, w0))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(b2, w0))
+            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(b3, w0))
+            let b4 = _mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c4_0 = _mm256_add_epi32(c4_0, _mm256_madd_epi16(b4, w0))
+            wp += 32; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c2_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c3_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), c4_0)
+}
+
+@inline(never) func convPairAVX2_N5M2(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c0_1 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c1_1 = _mm256_setzero_si256()
+    var c2_0 = _mm256_setzero_si256()
+    var c2_1 = _mm256_setzero_si256()
+    var c3_0 = _mm256_setzero_si256()
+    var c3_1 = _mm256_setzero_si256()
+    var c4_0 = _mm256_setzero_si256()
+    var c4_1 = _mm256_setzero_si256()
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        let x4 = a.pointers[4 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(b0, w0))
+            c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(b0, w1))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(b1, w0))
+            c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(b1, w1))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(b2, w0))
+            c2_1 = _mm256_add_epi32(c2_1, _mm256_madd_epi16(b2, w1))
+            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(b3, w0))
+            c3_1 = _mm256_add_epi32(c3_1, _mm256_madd_epi16(b3, w1))
+            let b4 = _mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c4_0 = _mm256_add_epi32(c4_0, _mm256_madd_epi16(b4, w0))
+            c4_1 = _mm256_add_epi32(c4_1, _mm256_madd_epi16(b4, w1))
+            wp += 64; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), c2_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), c2_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self), c3_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self), c3_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self), c4_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self), c4_1)
+}
+
+@inline(never) func convPairAVX2_N6M1(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c2_0 = _mm256_setzero_si256()
+    var c3_0 = _mm256_setzero_si256()
+    var c4_0 = _mm256_setzero_si256()
+    var c5_0 = _mm256_setzero_si256()
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        let x4 = a.pointers[4 &* a.taps &+ t] + a.channelOffset
+        let x5 = a.pointers[5 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(b0, w0))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(b1, w0))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(b2, w0))
+            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(b3, w0))
+            let b4 = _mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c4_0 = _mm256_add_epi32(c4_0, _mm256_madd_epi16(b4, w0))
+            let b5 = _mm256_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c5_0 = _mm256_add_epi32(c5_0, _mm256_madd_epi16(b5, w0))
+            wp += 32; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c2_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c3_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), c4_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), c5_0)
+}
+
+@inline(never) func convPairAVX2_N6M2(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c0_1 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c1_1 = _mm256_setzero_si256()
+    var c2_0 = _mm256_setzero_si256()
+    var c2_1 = _mm256_setzero_si256()
+    var c3_0 = _mm256_setzero_si256()
+    var c3_1 = _mm256_setzero_si256()
+    var c4_0 = _mm256_setzero_si256()
+    var c4_1 = _mm256_setzero_si256()
+    var c5_0 = _mm256_setzero_si256()
+    var c5_1 = _mm256_setzero_si256()
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        let x4 = a.pointers[4 &* a.taps &+ t] + a.channelOffset
+        let x5 = a.pointers[5 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(b0, w0))
+            c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(b0, w1))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(b1, w0))
+            c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(b1, w1))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(b2, w0))
+            c2_1 = _mm256_add_epi32(c2_1, _mm256_madd_epi16(b2, w1))
+            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(b3, w0))
+            c3_1 = _mm256_add_epi32(c3_1, _mm256_madd_epi16(b3, w1))
+            let b4 = _mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c4_0 = _mm256_add_epi32(c4_0, _mm256_madd_epi16(b4, w0))
+            c4_1 = _mm256_add_epi32(c4_1, _mm256_madd_epi16(b4, w1))
+            let b5 = _mm256_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c5_0 = _mm256_add_epi32(c5_0, _mm256_madd_epi16(b5, w0))
+            c5_1 = _mm256_add_epi32(c5_1, _mm256_madd_epi16(b5, w1))
+            wp += 64; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), c2_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), c2_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self), c3_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self), c3_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self), c4_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self), c4_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 80).assumingMemoryBound(to: __m256i.self), c5_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 88).assumingMemoryBound(to: __m256i.self), c5_1)
+}
+
+@inline(never) func convQuadUAVX2_N1M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
     var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+}
+
+@inline(never) func convQuadUAVX2_N1M2(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s0_1 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(b0, w1))
+            wp += 64; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+}
+
+@inline(never) func convQuadUAVX2_N2M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+}
+
+@inline(never) func convQuadUAVX2_N2M2(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s0_1 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s1_1 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(b0, w1))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            s1_1 = _mm256_add_epi16(s1_1, _mm256_maddubs_epi16(b1, w1))
+            wp += 64; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones))
+}
+
+@inline(never) func convQuadUAVX2_N3M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+}
+
+@inline(never) func convQuadUAVX2_N3M2(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s0_1 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s1_1 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s2_1 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(b0, w1))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            s1_1 = _mm256_add_epi16(s1_1, _mm256_maddubs_epi16(b1, w1))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
+            s2_1 = _mm256_add_epi16(s2_1, _mm256_maddubs_epi16(b2, w1))
+            wp += 64; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones)); s2_1 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones))
+    UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones))
+}
+
+@inline(never) func convQuadUAVX2_N4M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s3_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
+            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s3_0 = _mm256_add_epi16(s3_0, _mm256_maddubs_epi16(b3, w0))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones))
+}
+
+@inline(never) func convQuadUAVX2_N4M2(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s0_1 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s1_1 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s2_1 = _mm256_setzero_si256()
+    var s3_0 = _mm256_setzero_si256()
+    var s3_1 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
         let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
@@ -858,55 +729,618 @@ import SRVMKernelsCommon
             left &-= 1
             if left == 0 {
                 left = a.flushInterval
-                c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
-                c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
-                c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
-                c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
-                c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
-                c2_1 = _mm256_add_epi32(c2_1, _mm256_madd_epi16(s2_1, ones)); s2_1 = _mm256_setzero_si256()
-                c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
-                c3_1 = _mm256_add_epi32(c3_1, _mm256_madd_epi16(s3_1, ones)); s3_1 = _mm256_setzero_si256()
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones)); s2_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_1, ones)); s3_1 = _mm256_setzero_si256()
             }
         }
     }
-    c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-    c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(s0_1, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
-    c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c1_0)
-    c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(s1_1, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
-    c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(s2_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), c2_0)
-    c2_1 = _mm256_add_epi32(c2_1, _mm256_madd_epi16(s2_1, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), c2_1)
-    c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(s3_0, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self), c3_0)
-    c3_1 = _mm256_add_epi32(c3_1, _mm256_madd_epi16(s3_1, ones))
-    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self), c3_1)
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones))
+    UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones))
+    UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones))
+    UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_1, ones))
+}
+
+@inline(never) func convQuadUAVX2_N5M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s3_0 = _mm256_setzero_si256()
+    var s4_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        let x4 = a.pointers[4 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
+            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s3_0 = _mm256_add_epi16(s3_0, _mm256_maddubs_epi16(b3, w0))
+            let b4 = _mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s4_0 = _mm256_add_epi16(s4_0, _mm256_maddubs_epi16(b4, w0))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones)); s4_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones))
+    UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones))
+}
+
+@inline(never) func convQuadUAVX2_N5M2(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s0_1 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s1_1 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s2_1 = _mm256_setzero_si256()
+    var s3_0 = _mm256_setzero_si256()
+    var s3_1 = _mm256_setzero_si256()
+    var s4_0 = _mm256_setzero_si256()
+    var s4_1 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        let x4 = a.pointers[4 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(b0, w1))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            s1_1 = _mm256_add_epi16(s1_1, _mm256_maddubs_epi16(b1, w1))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
+            s2_1 = _mm256_add_epi16(s2_1, _mm256_maddubs_epi16(b2, w1))
+            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s3_0 = _mm256_add_epi16(s3_0, _mm256_maddubs_epi16(b3, w0))
+            s3_1 = _mm256_add_epi16(s3_1, _mm256_maddubs_epi16(b3, w1))
+            let b4 = _mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s4_0 = _mm256_add_epi16(s4_0, _mm256_maddubs_epi16(b4, w0))
+            s4_1 = _mm256_add_epi16(s4_1, _mm256_maddubs_epi16(b4, w1))
+            wp += 64; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones)); s2_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_1, ones)); s3_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones)); s4_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_1, ones)); s4_1 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones))
+    UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones))
+    UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones))
+    UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_1, ones))
+    UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones))
+    UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_1, ones))
+}
+
+@inline(never) func convQuadUAVX2_N6M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s3_0 = _mm256_setzero_si256()
+    var s4_0 = _mm256_setzero_si256()
+    var s5_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        let x4 = a.pointers[4 &* a.taps &+ t] + a.channelOffset
+        let x5 = a.pointers[5 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
+            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s3_0 = _mm256_add_epi16(s3_0, _mm256_maddubs_epi16(b3, w0))
+            let b4 = _mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s4_0 = _mm256_add_epi16(s4_0, _mm256_maddubs_epi16(b4, w0))
+            let b5 = _mm256_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s5_0 = _mm256_add_epi16(s5_0, _mm256_maddubs_epi16(b5, w0))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones)); s4_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s5_0, ones)); s5_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones))
+    UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones))
+    UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s5_0, ones))
+}
+
+@inline(never) func convQuadUAVX2_N6M2(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s0_1 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s1_1 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s2_1 = _mm256_setzero_si256()
+    var s3_0 = _mm256_setzero_si256()
+    var s3_1 = _mm256_setzero_si256()
+    var s4_0 = _mm256_setzero_si256()
+    var s4_1 = _mm256_setzero_si256()
+    var s5_0 = _mm256_setzero_si256()
+    var s5_1 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 80).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 88).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        let x4 = a.pointers[4 &* a.taps &+ t] + a.channelOffset
+        let x5 = a.pointers[5 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(b0, w1))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            s1_1 = _mm256_add_epi16(s1_1, _mm256_maddubs_epi16(b1, w1))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
+            s2_1 = _mm256_add_epi16(s2_1, _mm256_maddubs_epi16(b2, w1))
+            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s3_0 = _mm256_add_epi16(s3_0, _mm256_maddubs_epi16(b3, w0))
+            s3_1 = _mm256_add_epi16(s3_1, _mm256_maddubs_epi16(b3, w1))
+            let b4 = _mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s4_0 = _mm256_add_epi16(s4_0, _mm256_maddubs_epi16(b4, w0))
+            s4_1 = _mm256_add_epi16(s4_1, _mm256_maddubs_epi16(b4, w1))
+            let b5 = _mm256_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            s5_0 = _mm256_add_epi16(s5_0, _mm256_maddubs_epi16(b5, w0))
+            s5_1 = _mm256_add_epi16(s5_1, _mm256_maddubs_epi16(b5, w1))
+            wp += 64; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones)); s2_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_1, ones)); s3_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones)); s4_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_1, ones)); s4_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 80).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 80).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s5_0, ones)); s5_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 88).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 88).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s5_1, ones)); s5_1 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones))
+    UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones))
+    UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones))
+    UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_1, ones))
+    UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones))
+    UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_1, ones))
+    UnsafeMutableRawPointer(a.acc + 80).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 80).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s5_0, ones))
+    UnsafeMutableRawPointer(a.acc + 88).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 88).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s5_1, ones))
+}
+
+@inline(never) func convQuadSAVX2_N1M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+}
+
+@inline(never) func convQuadSAVX2_N1M2(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s0_1 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)))
+            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w1, b0)))
+            wp += 64; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+}
+
+@inline(never) func convQuadSAVX2_N2M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u1 = _mm256_abs_epi8(b1)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+}
+
+@inline(never) func convQuadSAVX2_N2M2(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s0_1 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s1_1 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)))
+            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w1, b0)))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u1 = _mm256_abs_epi8(b1)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)))
+            s1_1 = _mm256_add_epi16(s1_1, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w1, b1)))
+            wp += 64; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones))
+}
+
+@inline(never) func convQuadSAVX2_N3M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u1 = _mm256_abs_epi8(b1)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u2 = _mm256_abs_epi8(b2)
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(u2, _mm256_sign_epi8(w0, b2)))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+}
+
+@inline(never) func convQuadSAVX2_N3M2(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s0_1 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s1_1 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s2_1 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)))
+            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w1, b0)))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u1 = _mm256_abs_epi8(b1)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)))
+            s1_1 = _mm256_add_epi16(s1_1, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w1, b1)))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u2 = _mm256_abs_epi8(b2)
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(u2, _mm256_sign_epi8(w0, b2)))
+            s2_1 = _mm256_add_epi16(s2_1, _mm256_maddubs_epi16(u2, _mm256_sign_epi8(w1, b2)))
+            wp += 64; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones)); s2_1 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones))
+    UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones))
+}
+
+@inline(never) func convQuadSAVX2_N4M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s3_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u1 = _mm256_abs_epi8(b1)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u2 = _mm256_abs_epi8(b2)
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(u2, _mm256_sign_epi8(w0, b2)))
+            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u3 = _mm256_abs_epi8(b3)
+            s3_0 = _mm256_add_epi16(s3_0, _mm256_maddubs_epi16(u3, _mm256_sign_epi8(w0, b3)))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones))
 }
 
 @inline(never) func convQuadSAVX2_N4M2(_ a: ConvMicroArgs) {
-    var c0_0 = _mm256_setzero_si256()
     var s0_0 = _mm256_setzero_si256()
-    var c0_1 = _mm256_setzero_si256()
     var s0_1 = _mm256_setzero_si256()
-    var c1_0 = _mm256_setzero_si256()
     var s1_0 = _mm256_setzero_si256()
-    var c1_1 = _mm256_setzero_si256()
     var s1_1 = _mm256_setzero_si256()
-    var c2_0 = _mm256_setzero_si256()
     var s2_0 = _mm256_setzero_si256()
-    var c2_1 = _mm256_setzero_si256()
     var s2_1 = _mm256_setzero_si256()
-    var c3_0 = _mm256_setzero_si256()
     var s3_0 = _mm256_setzero_si256()
-    var c3_1 = _mm256_setzero_si256()
     var s3_1 = _mm256_setzero_si256()
-    let ones = _mm256_set1_epi16(1)
-    var wp = a.weights
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
     var left = a.flushInterval
+    var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
         let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
@@ -936,38 +1370,666 @@ import SRVMKernelsCommon
             left &-= 1
             if left == 0 {
                 left = a.flushInterval
-                c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
-                c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
-                c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
-                c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
-                c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
-                c2_1 = _mm256_add_epi32(c2_1, _mm256_madd_epi16(s2_1, ones)); s2_1 = _mm256_setzero_si256()
-                c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
-                c3_1 = _mm256_add_epi32(c3_1, _mm256_madd_epi16(s3_1, ones)); s3_1 = _mm256_setzero_si256()
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones)); s2_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_1, ones)); s3_1 = _mm256_setzero_si256()
             }
         }
     }
-    c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(s0_0, ones))
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones))
+    UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones))
+    UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones))
+    UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_1, ones))
+}
+
+@inline(never) func convQuadSAVX2_N5M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s3_0 = _mm256_setzero_si256()
+    var s4_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        let x4 = a.pointers[4 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u1 = _mm256_abs_epi8(b1)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u2 = _mm256_abs_epi8(b2)
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(u2, _mm256_sign_epi8(w0, b2)))
+            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u3 = _mm256_abs_epi8(b3)
+            s3_0 = _mm256_add_epi16(s3_0, _mm256_maddubs_epi16(u3, _mm256_sign_epi8(w0, b3)))
+            let b4 = _mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u4 = _mm256_abs_epi8(b4)
+            s4_0 = _mm256_add_epi16(s4_0, _mm256_maddubs_epi16(u4, _mm256_sign_epi8(w0, b4)))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones)); s4_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones))
+    UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones))
+}
+
+@inline(never) func convQuadSAVX2_N5M2(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s0_1 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s1_1 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s2_1 = _mm256_setzero_si256()
+    var s3_0 = _mm256_setzero_si256()
+    var s3_1 = _mm256_setzero_si256()
+    var s4_0 = _mm256_setzero_si256()
+    var s4_1 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        let x4 = a.pointers[4 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)))
+            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(u0, _mm256_sign_epi8(w1, b0)))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u1 = _mm256_abs_epi8(b1)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)))
+            s1_1 = _mm256_add_epi16(s1_1, _mm256_maddubs_epi16(u1, _mm256_sign_epi8(w1, b1)))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u2 = _mm256_abs_epi8(b2)
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(u2, _mm256_sign_epi8(w0, b2)))
+            s2_1 = _mm256_add_epi16(s2_1, _mm256_maddubs_epi16(u2, _mm256_sign_epi8(w1, b2)))
+            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u3 = _mm256_abs_epi8(b3)
+            s3_0 = _mm256_add_epi16(s3_0, _mm256_maddubs_epi16(u3, _mm256_sign_epi8(w0, b3)))
+            s3_1 = _mm256_add_epi16(s3_1, _mm256_maddubs_epi16(u3, _mm256_sign_epi8(w1, b3)))
+            let b4 = _mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u4 = _mm256_abs_epi8(b4)
+            s4_0 = _mm256_add_epi16(s4_0, _mm256_maddubs_epi16(u4, _mm256_sign_epi8(w0, b4)))
+            s4_1 = _mm256_add_epi16(s4_1, _mm256_maddubs_epi16(u4, _mm256_sign_epi8(w1, b4)))
+            wp += 64; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones)); s2_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_1, ones)); s3_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones)); s4_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_1, ones)); s4_1 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones))
+    UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones))
+    UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones))
+    UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_1, ones))
+    UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones))
+    UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_1, ones))
+}
+
+@inline(never) func convQuad1UAVX2_N1M1(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w0), ones))
+            wp += 32; o &+= 4
+        }
+    }
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
-    c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(s0_1, ones))
+}
+
+@inline(never) func convQuad1UAVX2_N1M2(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c0_1 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w0), ones))
+            c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w1), ones))
+            wp += 64; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
-    c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(s1_0, ones))
+}
+
+@inline(never) func convQuad1UAVX2_N2M1(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w0), ones))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w0), ones))
+            wp += 32; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
+}
+
+@inline(never) func convQuad1UAVX2_N2M2(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c0_1 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c1_1 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w0), ones))
+            c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w1), ones))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w0), ones))
+            c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w1), ones))
+            wp += 64; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c1_0)
-    c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(s1_1, ones))
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
-    c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(s2_0, ones))
+}
+
+@inline(never) func convQuad1UAVX2_N3M1(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c2_0 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w0), ones))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w0), ones))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b2, w0), ones))
+            wp += 32; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c2_0)
+}
+
+@inline(never) func convQuad1UAVX2_N3M2(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c0_1 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c1_1 = _mm256_setzero_si256()
+    var c2_0 = _mm256_setzero_si256()
+    var c2_1 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w0), ones))
+            c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w1), ones))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w0), ones))
+            c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w1), ones))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b2, w0), ones))
+            c2_1 = _mm256_add_epi32(c2_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b2, w1), ones))
+            wp += 64; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), c2_0)
-    c2_1 = _mm256_add_epi32(c2_1, _mm256_madd_epi16(s2_1, ones))
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), c2_1)
-    c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(s3_0, ones))
+}
+
+@inline(never) func convQuad1UAVX2_N4M1(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c2_0 = _mm256_setzero_si256()
+    var c3_0 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w0), ones))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w0), ones))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b2, w0), ones))
+            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b3, w0), ones))
+            wp += 32; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c2_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c3_0)
+}
+
+@inline(never) func convQuad1UAVX2_N4M2(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c0_1 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c1_1 = _mm256_setzero_si256()
+    var c2_0 = _mm256_setzero_si256()
+    var c2_1 = _mm256_setzero_si256()
+    var c3_0 = _mm256_setzero_si256()
+    var c3_1 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w0), ones))
+            c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w1), ones))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w0), ones))
+            c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w1), ones))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b2, w0), ones))
+            c2_1 = _mm256_add_epi32(c2_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b2, w1), ones))
+            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b3, w0), ones))
+            c3_1 = _mm256_add_epi32(c3_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b3, w1), ones))
+            wp += 64; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), c2_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), c2_1)
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self), c3_0)
-    c3_1 = _mm256_add_epi32(c3_1, _mm256_madd_epi16(s3_1, ones))
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self), c3_1)
 }
 
-/// Runs the tile of `kind` for `pixels` (1...4) output pixels and `blocks` (1...2) blocks of
-/// 8 output channels; the int32 sums land in `a.acc` as [pixel][block·8 + lane].
+@inline(never) func convQuad1SAVX2_N1M1(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)), ones))
+            wp += 32; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+}
+
+@inline(never) func convQuad1SAVX2_N1M2(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c0_1 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)), ones))
+            c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_sign_epi8(w1, b0)), ones))
+            wp += 64; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
+}
+
+@inline(never) func convQuad1SAVX2_N2M1(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)), ones))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u1 = _mm256_abs_epi8(b1)
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)), ones))
+            wp += 32; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
+}
+
+@inline(never) func convQuad1SAVX2_N2M2(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c0_1 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c1_1 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)), ones))
+            c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_sign_epi8(w1, b0)), ones))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u1 = _mm256_abs_epi8(b1)
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)), ones))
+            c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(_mm256_maddubs_epi16(u1, _mm256_sign_epi8(w1, b1)), ones))
+            wp += 64; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
+}
+
+@inline(never) func convQuad1SAVX2_N3M1(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c2_0 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)), ones))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u1 = _mm256_abs_epi8(b1)
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)), ones))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u2 = _mm256_abs_epi8(b2)
+            c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u2, _mm256_sign_epi8(w0, b2)), ones))
+            wp += 32; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c2_0)
+}
+
+@inline(never) func convQuad1SAVX2_N3M2(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c0_1 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c1_1 = _mm256_setzero_si256()
+    var c2_0 = _mm256_setzero_si256()
+    var c2_1 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)), ones))
+            c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_sign_epi8(w1, b0)), ones))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u1 = _mm256_abs_epi8(b1)
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)), ones))
+            c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(_mm256_maddubs_epi16(u1, _mm256_sign_epi8(w1, b1)), ones))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u2 = _mm256_abs_epi8(b2)
+            c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u2, _mm256_sign_epi8(w0, b2)), ones))
+            c2_1 = _mm256_add_epi32(c2_1, _mm256_madd_epi16(_mm256_maddubs_epi16(u2, _mm256_sign_epi8(w1, b2)), ones))
+            wp += 64; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), c2_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), c2_1)
+}
+
+@inline(never) func convQuad1SAVX2_N4M1(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c2_0 = _mm256_setzero_si256()
+    var c3_0 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)), ones))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u1 = _mm256_abs_epi8(b1)
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)), ones))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u2 = _mm256_abs_epi8(b2)
+            c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u2, _mm256_sign_epi8(w0, b2)), ones))
+            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u3 = _mm256_abs_epi8(b3)
+            c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u3, _mm256_sign_epi8(w0, b3)), ones))
+            wp += 32; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c2_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c3_0)
+}
+
+@inline(never) func convQuad1SAVX2_N4M2(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c0_1 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c1_1 = _mm256_setzero_si256()
+    var c2_0 = _mm256_setzero_si256()
+    var c2_1 = _mm256_setzero_si256()
+    var c3_0 = _mm256_setzero_si256()
+    var c3_1 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u0 = _mm256_abs_epi8(b0)
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_sign_epi8(w0, b0)), ones))
+            c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_sign_epi8(w1, b0)), ones))
+            let b1 = _mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u1 = _mm256_abs_epi8(b1)
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u1, _mm256_sign_epi8(w0, b1)), ones))
+            c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(_mm256_maddubs_epi16(u1, _mm256_sign_epi8(w1, b1)), ones))
+            let b2 = _mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u2 = _mm256_abs_epi8(b2)
+            c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u2, _mm256_sign_epi8(w0, b2)), ones))
+            c2_1 = _mm256_add_epi32(c2_1, _mm256_madd_epi16(_mm256_maddubs_epi16(u2, _mm256_sign_epi8(w1, b2)), ones))
+            let b3 = _mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self))
+            let u3 = _mm256_abs_epi8(b3)
+            c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(_mm256_maddubs_epi16(u3, _mm256_sign_epi8(w0, b3)), ones))
+            c3_1 = _mm256_add_epi32(c3_1, _mm256_madd_epi16(_mm256_maddubs_epi16(u3, _mm256_sign_epi8(w1, b3)), ones))
+            wp += 64; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), c2_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), c2_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self), c3_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self), c3_1)
+}
+
+/// The most output pixels one AVX2 tile of `kind` computes (`flushInterval` as in ConvMicroArgs).
+public func convMicroAVX2MaxPixels(_ kind: ConvMicroKind, flushInterval: Int) -> Int {
+    switch kind {
+    case .pair: return 6
+    case .quadUnsigned: return flushInterval == 1 ? 4 : 6
+    case .quadSigned: return flushInterval == 1 ? 4 : 5
+    case .quadOffset: return 0   // not an AVX2 format
+    }
+}
+
+/// AVX2 tiles: vpmaddwd pairs, vpmaddubsw quads with s16 partial sums (exact by the flush bound).
+/// Runs the tile of `kind` for `pixels` (1...convMicroAVX2MaxPixels) output pixels and `blocks` (1...2)
+/// blocks of 8 output channels; the int32 sums land in `a.acc` as [pixel][block·8 + lane].
 public func convMicroAVX2(_ kind: ConvMicroKind, pixels: Int, blocks: Int, _ a: ConvMicroArgs) {
+    let once = a.flushInterval == 1
     switch (kind, pixels, blocks) {
     case (.pair, 1, 1): convPairAVX2_N1M1(a)
     case (.pair, 1, 2): convPairAVX2_N1M2(a)
@@ -977,23 +2039,49 @@ public func convMicroAVX2(_ kind: ConvMicroKind, pixels: Int, blocks: Int, _ a: 
     case (.pair, 3, 2): convPairAVX2_N3M2(a)
     case (.pair, 4, 1): convPairAVX2_N4M1(a)
     case (.pair, 4, 2): convPairAVX2_N4M2(a)
-    case (.quadUnsigned, 1, 1): convQuadUAVX2_N1M1(a)
-    case (.quadUnsigned, 1, 2): convQuadUAVX2_N1M2(a)
-    case (.quadUnsigned, 2, 1): convQuadUAVX2_N2M1(a)
-    case (.quadUnsigned, 2, 2): convQuadUAVX2_N2M2(a)
-    case (.quadUnsigned, 3, 1): convQuadUAVX2_N3M1(a)
-    case (.quadUnsigned, 3, 2): convQuadUAVX2_N3M2(a)
-    case (.quadUnsigned, 4, 1): convQuadUAVX2_N4M1(a)
-    case (.quadUnsigned, 4, 2): convQuadUAVX2_N4M2(a)
-    case (.quadSigned, 1, 1): convQuadSAVX2_N1M1(a)
-    case (.quadSigned, 1, 2): convQuadSAVX2_N1M2(a)
-    case (.quadSigned, 2, 1): convQuadSAVX2_N2M1(a)
-    case (.quadSigned, 2, 2): convQuadSAVX2_N2M2(a)
-    case (.quadSigned, 3, 1): convQuadSAVX2_N3M1(a)
-    case (.quadSigned, 3, 2): convQuadSAVX2_N3M2(a)
-    case (.quadSigned, 4, 1): convQuadSAVX2_N4M1(a)
-    case (.quadSigned, 4, 2): convQuadSAVX2_N4M2(a)
-    default: preconditionFailure("convMicroAVX2: no tile for \(pixels) pixels x \(blocks) blocks")
+    case (.pair, 5, 1): convPairAVX2_N5M1(a)
+    case (.pair, 5, 2): convPairAVX2_N5M2(a)
+    case (.pair, 6, 1): convPairAVX2_N6M1(a)
+    case (.pair, 6, 2): convPairAVX2_N6M2(a)
+    case (.quadUnsigned, 1, 1) where !once: convQuadUAVX2_N1M1(a)
+    case (.quadUnsigned, 1, 2) where !once: convQuadUAVX2_N1M2(a)
+    case (.quadUnsigned, 2, 1) where !once: convQuadUAVX2_N2M1(a)
+    case (.quadUnsigned, 2, 2) where !once: convQuadUAVX2_N2M2(a)
+    case (.quadUnsigned, 3, 1) where !once: convQuadUAVX2_N3M1(a)
+    case (.quadUnsigned, 3, 2) where !once: convQuadUAVX2_N3M2(a)
+    case (.quadUnsigned, 4, 1) where !once: convQuadUAVX2_N4M1(a)
+    case (.quadUnsigned, 4, 2) where !once: convQuadUAVX2_N4M2(a)
+    case (.quadUnsigned, 5, 1) where !once: convQuadUAVX2_N5M1(a)
+    case (.quadUnsigned, 5, 2) where !once: convQuadUAVX2_N5M2(a)
+    case (.quadUnsigned, 6, 1) where !once: convQuadUAVX2_N6M1(a)
+    case (.quadUnsigned, 6, 2) where !once: convQuadUAVX2_N6M2(a)
+    case (.quadSigned, 1, 1) where !once: convQuadSAVX2_N1M1(a)
+    case (.quadSigned, 1, 2) where !once: convQuadSAVX2_N1M2(a)
+    case (.quadSigned, 2, 1) where !once: convQuadSAVX2_N2M1(a)
+    case (.quadSigned, 2, 2) where !once: convQuadSAVX2_N2M2(a)
+    case (.quadSigned, 3, 1) where !once: convQuadSAVX2_N3M1(a)
+    case (.quadSigned, 3, 2) where !once: convQuadSAVX2_N3M2(a)
+    case (.quadSigned, 4, 1) where !once: convQuadSAVX2_N4M1(a)
+    case (.quadSigned, 4, 2) where !once: convQuadSAVX2_N4M2(a)
+    case (.quadSigned, 5, 1) where !once: convQuadSAVX2_N5M1(a)
+    case (.quadSigned, 5, 2) where !once: convQuadSAVX2_N5M2(a)
+    case (.quadUnsigned, 1, 1) where once: convQuad1UAVX2_N1M1(a)
+    case (.quadUnsigned, 1, 2) where once: convQuad1UAVX2_N1M2(a)
+    case (.quadUnsigned, 2, 1) where once: convQuad1UAVX2_N2M1(a)
+    case (.quadUnsigned, 2, 2) where once: convQuad1UAVX2_N2M2(a)
+    case (.quadUnsigned, 3, 1) where once: convQuad1UAVX2_N3M1(a)
+    case (.quadUnsigned, 3, 2) where once: convQuad1UAVX2_N3M2(a)
+    case (.quadUnsigned, 4, 1) where once: convQuad1UAVX2_N4M1(a)
+    case (.quadUnsigned, 4, 2) where once: convQuad1UAVX2_N4M2(a)
+    case (.quadSigned, 1, 1) where once: convQuad1SAVX2_N1M1(a)
+    case (.quadSigned, 1, 2) where once: convQuad1SAVX2_N1M2(a)
+    case (.quadSigned, 2, 1) where once: convQuad1SAVX2_N2M1(a)
+    case (.quadSigned, 2, 2) where once: convQuad1SAVX2_N2M2(a)
+    case (.quadSigned, 3, 1) where once: convQuad1SAVX2_N3M1(a)
+    case (.quadSigned, 3, 2) where once: convQuad1SAVX2_N3M2(a)
+    case (.quadSigned, 4, 1) where once: convQuad1SAVX2_N4M1(a)
+    case (.quadSigned, 4, 2) where once: convQuad1SAVX2_N4M2(a)
+    default: preconditionFailure("convMicroAVX2: no tile for \(kind) \(pixels) pixels x \(blocks) blocks")
     }
 }
 #endif

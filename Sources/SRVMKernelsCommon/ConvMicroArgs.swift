@@ -7,6 +7,10 @@ public enum ConvMicroKind: Sendable {
     case quadUnsigned
     /// Signed i8 sources: |x| is the unsigned operand and x's sign moves onto the weight.
     case quadSigned
+    /// Signed i8 sources read as the unsigned byte x + 128 (the sign bit flipped), with
+    /// 128·Σw folded out of the bias at prepare time (int32 sums wrap, so this is exact).
+    /// For dot products that take any u8 x s8 quad exactly (vpdpbusd).
+    case quadOffset
 
     /// Input channels one step consumes.
     public var channelsPerStep: Int { self == .pair ? 2 : 4 }
@@ -62,6 +66,9 @@ public func convMicroPortable(_ kind: ConvMicroKind, pixels: Int, blocks: Int, _
                             case .quadSigned:
                                 wv = Int32(w.load(fromByteOffset: 32 * b + 4 * lane + j, as: Int8.self))
                                 xv = Int32(x.load(fromByteOffset: 4 * s + j, as: Int8.self))
+                            case .quadOffset:
+                                wv = Int32(w.load(fromByteOffset: 32 * b + 4 * lane + j, as: Int8.self))
+                                xv = Int32(x.load(fromByteOffset: 4 * s + j, as: Int8.self)) + 128
                             }
                             sum &+= wv &* xv
                         }

@@ -14,6 +14,7 @@ final class PreparedKernelTests: XCTestCase {
     var isas: [PreparedISA] {
         var list: [PreparedISA] = [.portable]
         if CPUFeatures.hasAVX2 { list.append(.avx2) } else { print("PreparedKernelTests: no AVX2 on this CPU; AVX2 kernels not tested") }
+        if CPUFeatures.hasAVXVNNI { list.append(.vnni) } else { print("PreparedKernelTests: no AVX-VNNI on this CPU; VNNI kernels not tested") }
         return list
     }
 
@@ -36,7 +37,9 @@ final class PreparedKernelTests: XCTestCase {
             }
         }
         // Every operand format was exercised (the random cases are built to reach each).
-        for kind in [ConvMicroKind.pair, .quadUnsigned, .quadSigned] { XCTAssertGreaterThan(kinds[kind] ?? 0, 10, "\(kind) cases") }
+        var expected: [ConvMicroKind] = [.pair, .quadUnsigned, .quadSigned]
+        if CPUFeatures.hasAVXVNNI { expected.append(.quadOffset) }
+        for kind in expected { XCTAssertGreaterThan(kinds[kind] ?? 0, 10, "\(kind) cases") }
     }
 
     func testElementwiseKernelsMatchTheReference() throws {
@@ -247,7 +250,7 @@ struct ConvCase {
                                          width: .constant(Int32(source.w)), scale: 1, qmin: sourceRange.lowerBound,
                                          qmax: sourceRange.upperBound, slot: 0)
         let conv = PreparedConv(params: params, weights: weights, bias: bias, requant: requant, padValues: pad,
-                                source: descriptor, sourceRange: sourceRange)
+                                source: descriptor, sourceRange: sourceRange, isa: isa)
         let out = source.run(dstType, channels: Int(params.outputChannels), height: outH, width: outW, isa: isa) { d, dl, s, sl in
             conv.run(src: s[0], srcLayout: sl[0], dst: d, dstLayout: dl, isa: isa, threads: threads)
         }

@@ -3,10 +3,17 @@ import SRRuntime
 import SRVMKernelsCommon
 #if arch(x86_64)
 import SRVMKernelsAVX2
+import SRVMKernelsVNNI
 #endif
 
 /// Which tile and epilogue implementations the prepared engine calls.
-enum PreparedISA: Sendable { case portable, avx2 }
+enum PreparedISA: Sendable {
+    case portable, avx2
+    /// AVX2 with AVX-VNNI conv tiles.
+    case vnni
+    /// The element-wise kernels and conv epilogues are AVX2 code.
+    var hasAVX2: Bool { self != .portable }
+}
 
 /// Output rows a thread computes between refreshes of its widened input rows: small, so the
 /// staged rows stay in cache and a thread never holds more than a few rows of the input.
@@ -42,7 +49,8 @@ extension PreparedConv {
 
         let pointers = UnsafeMutablePointer<UnsafeRawPointer>.allocate(capacity: max(1, Wo * T))
         defer { pointers.deallocate() }
-        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: 4 * 2 * 8)
+        let maxPixels = tilePixels(isa)
+        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: maxPixels * 2 * 8)
         defer { acc.deallocate() }
         let stagedRows = widensSource ? (rowsPerChunk - 1) * sy + (kh - 1) * dy + 1 : 0
         let stage = UnsafeMutableRawPointer.allocate(byteCount: stagedRows * rowBytes + 64, alignment: 64)
@@ -80,17 +88,17 @@ extension PreparedConv {
                     let channelOffset = chunk.group * groupInputs * eb
                     var x0 = 0
                     while x0 < Wo {
-                        let nr = min(4, Wo - x0)
+                        let nr = min(maxPixels, Wo - x0)
                         let args = ConvMicroArgs(pointers: pointers + x0 * T, taps: T, steps: stepsPerTap, channelOffset: channelOffset,
                                                  weights: weightsBase, acc: acc, flushInterval: flushInterval)
                         switch isa {
                         case .portable: convMicroPortable(kind, pixels: nr, blocks: chunk.blocks, args)
-                        case .avx2:
-                            #if arch(x86_64)
-                            convMicroAVX2(kind, pixels: nr, blocks: chunk.blocks, args)
-                            #else
-                            convMicroPortable(kind, pixels: nr, blocks: chunk.blocks, args)
-                            #endif
+                        #if arch(x86_64)
+                        case .avx2: convMicroAVX2(kind, pixels: nr, blocks: chunk.blocks, args)
+                        case .vnni: convMicroVNNI(kind, pixels: nr, blocks: chunk.blocks, args)
+                        #else
+                        case .avx2, .vnni: convMicroPortable(kind, pixels: nr, blocks: chunk.blocks, args)
+                        #endif
                         }
                         for p in 0..<nr {
                             for m in 0..<chunk.blocks {
@@ -99,15 +107,13 @@ extension PreparedConv {
                                 let out = outRow + ((x0 + p) * dstLayout.stride + chunk.group * groupOutputs + bj * 8) * dstBytes
                                 let lanes = UnsafePointer(acc + (p * chunk.blocks + m) * 8)
                                 let c = (chunk.group * blocksPerGroup + bj) * 8
-                                switch isa {
-                                case .portable: requantizeStorePortable(lanes, tables, channel: c, count: count, out: out, type: dstType)
-                                case .avx2:
-                                    #if arch(x86_64)
+                                #if arch(x86_64)
+                                if isa.hasAVX2 {
                                     requantizeStoreAVX2(lanes, tables, channel: c, count: count, out: out, type: dstType)
-                                    #else
-                                    requantizeStorePortable(lanes, tables, channel: c, count: count, out: out, type: dstType)
-                                    #endif
+                                    continue
                                 }
+                                #endif
+                                requantizeStorePortable(lanes, tables, channel: c, count: count, out: out, type: dstType)
                             }
                         }
                         x0 += nr
@@ -116,6 +122,21 @@ extension PreparedConv {
             }
             yc = ye
         }
+    }
+}
+
+extension PreparedConv {
+    /// Output pixels per register tile for this conv's kind on `isa`.
+    func tilePixels(_ isa: PreparedISA) -> Int {
+        #if arch(x86_64)
+        switch isa {
+        case .portable: return 4
+        case .avx2: return convMicroAVX2MaxPixels(kind, flushInterval: flushInterval)
+        case .vnni: return convMicroVNNIMaxPixels(kind, flushInterval: flushInterval)
+        }
+        #else
+        return 4
+        #endif
     }
 }
 

@@ -17,7 +17,7 @@ import SRVMKernelsAVX2
 func requantizeHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, src: UnsafeRawPointer, _ s: PixelLayout,
                    tables t: RequantTables, isa: PreparedISA, threads: Int) {
     #if arch(x86_64)
-    if isa == .avx2 {
+    if isa.hasAVX2 {
         parallelRows(d, threads: threads) { rows in
             let first = rows.lowerBound * d.width
             requantizePixelsAVX2(src: src + first * s.stride * s.type.byteWidth, s.type, dst: dst + first * d.stride * d.type.byteWidth, d.type,
@@ -45,7 +45,7 @@ func addHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, a: UnsafeRawPointer,
     let L = Int32(leftShift)
     let broadcast = lb.height == 1 && lb.width == 1 && (d.height != 1 || d.width != 1)
     #if arch(x86_64)
-    if isa == .avx2 {
+    if isa.hasAVX2 {
         let oa = ElementwiseOperand(base: a, type: la.type, stride: la.stride, broadcast: false)
         let ob = ElementwiseOperand(base: b, type: lb.type, stride: lb.stride, broadcast: broadcast)
         parallelRows(d, threads: threads) { rows in
@@ -74,7 +74,7 @@ func mulHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, a: UnsafeRawPointer,
             m: QuantMultiplier, lo: Int32, hi: Int32, isa: PreparedISA, threads: Int) {
     let broadcast = lb.height == 1 && lb.width == 1 && (d.height != 1 || d.width != 1)
     #if arch(x86_64)
-    if isa == .avx2 {
+    if isa.hasAVX2 {
         let oa = ElementwiseOperand(base: a, type: la.type, stride: la.stride, broadcast: false)
         let ob = ElementwiseOperand(base: b, type: lb.type, stride: lb.stride, broadcast: broadcast)
         parallelRows(d, threads: threads) { rows in
@@ -101,7 +101,7 @@ func mulHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, a: UnsafeRawPointer,
 func concatHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, sources: [(UnsafeRawPointer, PixelLayout, QuantMultiplier?)],
                lo: Int32, hi: Int32, isa: PreparedISA, threads: Int) {
     #if arch(x86_64)
-    if isa == .avx2 {
+    if isa.hasAVX2 {
         let list = sources.map { ConcatSource(base: $0.0, type: $0.1.type, channels: $0.1.channels, stride: $0.1.stride, multiplier: $0.2) }
         list.withUnsafeBufferPointer { srcs in
             parallelRows(d, threads: threads) { rows in

@@ -24,7 +24,7 @@ final class PreparedConv {
     let sourceType: StorageType
 
     init(params q: ConvParameters, weights w: [Int32], bias: [Int32], requant r: Requantization,
-         padValues: [Int32]?, source: ValueDescriptor, sourceRange: ClosedRange<Int32>) {
+         padValues: [Int32]?, source: ValueDescriptor, sourceRange: ClosedRange<Int32>, isa: PreparedISA) {
         params = q
         let C = Int(q.inputChannels), O = Int(q.outputChannels), G = Int(q.group)
         groups = G; groupInputs = C / G; groupOutputs = O / G
@@ -40,9 +40,21 @@ final class PreparedConv {
         let pairBound = 2 * maxA * maxW
         let interval = pairBound == 0 ? 1 << 20 : min(1 << 20, 32767 / pairBound)
         let byteSource = source.type == .u8 || source.type == .i8
-        if byteSource && interval >= 2 && (lo >= 0 || !w.contains(-128)) {
+        let noMinWeight = !w.contains(-128)   // vpsignb cannot negate -128
+        if isa == .vnni && byteSource {
+            // vpdpbusd sums u8 x s8 quads straight into int32: exact for every byte operand;
+            // signed bytes are read with their sign bit flipped (x + 128), see `.quadOffset`.
+            kind = lo >= 0 ? .quadUnsigned : .quadOffset
+            flushInterval = 1 << 20
+            widensSource = false
+        } else if isa != .vnni && byteSource && interval >= 2 && (lo >= 0 || noMinWeight) {
             kind = lo >= 0 ? .quadUnsigned : .quadSigned
             flushInterval = interval
+            widensSource = false
+        } else if isa != .vnni && byteSource && interval == 1 && (lo >= 0 || noMinWeight) {
+            // One vpmaddubsw pair fits s16 but two do not: widen every step (vpmaddwd by ones).
+            kind = lo >= 0 ? .quadUnsigned : .quadSigned
+            flushInterval = 1
             widensSource = false
         } else {
             kind = .pair; flushInterval = 1; widensSource = byteSource
@@ -92,7 +104,17 @@ final class PreparedConv {
         }
 
         let bpg = blocksPerGroup
-        requant = RequantTableStorage(r, paddedChannels: G * bpg * 8, bias: bias) { i in
+        // .quadOffset sums (x + 128)·w: take 128·Σw out of each bias (wrapping, as the sums do).
+        var adjustedBias = bias
+        if kind == .quadOffset {
+            let perOutput = cg * taps
+            for o in 0..<O {
+                var sum: Int32 = 0
+                for i in 0..<perOutput { sum &+= w[o * perOutput + i] }
+                adjustedBias[o] = bias[o] &- 128 &* sum
+            }
+        }
+        requant = RequantTableStorage(r, paddedChannels: G * bpg * 8, bias: adjustedBias) { i in
             let g = i / (bpg * 8), oj = i % (bpg * 8)
             return oj < og ? g * og + oj : nil
         }

@@ -22,7 +22,7 @@ final class PreparedProgram {
             case let .conv(_, src, q, w, _, b, r, pad):
                 convs[i] = PreparedConv(params: q, weights: p.constants[Int(w)].values, bias: p.constants[Int(b)].values,
                                         requant: r, padValues: pad.map { p.constants[Int($0)].values },
-                                        source: p.values[Int(src)], sourceRange: ranges[Int(src)])
+                                        source: p.values[Int(src)], sourceRange: ranges[Int(src)], isa: isa)
             case let .requantize(dst, _, r):
                 let c = Int(p.values[Int(dst)].channels)
                 requants[i] = RequantTableStorage(r, paddedChannels: (c + 7) / 8 * 8, bias: nil) { $0 < c ? $0 : nil }
@@ -123,6 +123,18 @@ func inputPixelsHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, image: RGBIm
 
 func outputPixelsHWC(src: UnsafeRawPointer, _ s: PixelLayout, order: ModelMetadata.ChannelOrder) -> RGBImage {
     var pixels = [UInt8](repeating: 0, count: s.height * s.width * 3)
+    if s.type == .u8 {
+        // The usual case: u8 values, already clamped to 0...255 by their producer.
+        let bytes = src.assumingMemoryBound(to: UInt8.self), stride = s.stride
+        let (r, b) = order == .rgb ? (0, 2) : (2, 0)
+        pixels.withUnsafeMutableBufferPointer { out in
+            for i in 0..<(s.height * s.width) {
+                let p = bytes + i * stride
+                out[i * 3] = p[r]; out[i * 3 + 1] = p[1]; out[i * 3 + 2] = p[b]
+            }
+        }
+        return RGBImage(width: s.width, height: s.height, pixels: pixels)
+    }
     for i in 0..<(s.height * s.width) {
         for c in 0..<3 {
             pixels[i * 3 + (order == .rgb ? c : 2 - c)] = UInt8(truncatingIfNeeded: loadElement(src, i * s.stride + c, s.type))
