@@ -12,7 +12,7 @@
 //   FixedPoint                   the fixed-point arithmetic of SPEC.md §5.2 (requantization, rounding)
 //   QSRFormat                    the integer instruction set and the .qsr file (write, read, validate)
 //   SRQuant                      the quantizer's passes (calibration, ODM) and lowering to integer instructions
-//   SRVMKernels{Common,AVX2,VNNI}  srvm's int conv tiles and exact SIMD requantization, one module per ISA
+//   SRVMKernels{Common,AVX2,VNNI,AVX512}  srvm's int conv tiles and exact SIMD requantization, one module per ISA
 //   SRVM                         srvm: reference interpreter, prepared programs, kernel dispatch
 //   SRVMCommands                 the srvm commands and the CLI helpers srcc shares (errors, PNG and atomic
 //                                file I/O); needs only SRVM, QSRFormat, SRImage, SRRuntime, ArgumentParser
@@ -59,7 +59,11 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]),
         .target(name: "SRVMKernelsVNNI", dependencies: ["SRVMKernelsCommon"],
                 swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mavxvnni"])]),
-        .target(name: "SRVM", dependencies: ["QSRFormat", "FixedPoint", "SRImage", "SRRuntime", "SRVMKernelsCommon", "SRVMKernelsAVX2", "SRVMKernelsVNNI"]),
+        .target(name: "SRVMKernelsAVX512", dependencies: ["SRVMKernelsCommon"],
+                swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mavx512f", "-Xcc", "-mavx512bw",
+                                              "-Xcc", "-mavx512vl", "-Xcc", "-mavx512vnni"])]),
+        .target(name: "SRVM", dependencies: ["QSRFormat", "FixedPoint", "SRImage", "SRRuntime", "SRVMKernelsCommon", "SRVMKernelsAVX2",
+                                             "SRVMKernelsVNNI", "SRVMKernelsAVX512"]),
         .target(name: "SRQuant", dependencies: ["SRGraph", "FloatEngine", "FixedPoint", "QSRFormat"]),
         .target(name: "SRVMCommands", dependencies: [
             "SRVM", "QSRFormat", "SRImage", "SRRuntime",

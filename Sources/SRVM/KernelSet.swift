@@ -5,7 +5,7 @@ import SRRuntime
 public enum KernelSet: String, CaseIterable, Sendable {
     /// The scalar planar interpreter: every instruction as SPEC.md §5.3 reads, the oracle.
     case reference
-    /// The fastest set this CPU supports (AVX-VNNI, else AVX2, else portable).
+    /// The fastest set this CPU supports (AVX-512 VNNI, else AVX-VNNI, else AVX2, else portable).
     case best
     /// The prepared engine with portable Swift kernels (any CPU).
     case portable
@@ -13,12 +13,20 @@ public enum KernelSet: String, CaseIterable, Sendable {
     case avx2
     /// AVX2 with AVX-VNNI conv tiles (vpdpbusd, vpdpwssd); an error on a CPU without them.
     case vnni
+    /// AVX2 element-wise kernels with AVX-512 VNNI conv tiles (zmm vpdpbusd/vpdpwssd); an error
+    /// on a CPU without AVX-512 F/BW/VL and VNNI.
+    case avx512
 
     /// `.best` becomes the concrete set for this CPU; a forced set the CPU lacks is an error.
     func resolved() throws -> KernelSet {
         switch self {
         case .reference, .portable: return self
-        case .best: return CPUFeatures.hasAVXVNNI ? .vnni : (CPUFeatures.hasAVX2 ? .avx2 : .portable)
+        case .best:
+            if CPUFeatures.hasAVX512VNNI { return .avx512 }
+            return CPUFeatures.hasAVXVNNI ? .vnni : (CPUFeatures.hasAVX2 ? .avx2 : .portable)
+        case .avx512:
+            guard CPUFeatures.hasAVX512VNNI else { throw VMError("--kernels avx512: this CPU lacks AVX-512 F/BW/VL with VNNI") }
+            return .avx512
         case .vnni:
             guard CPUFeatures.hasAVXVNNI else { throw VMError("--kernels vnni: this CPU lacks AVX-VNNI (avx_vnni)") }
             return .vnni

@@ -28,6 +28,7 @@ public final class VirtualMachine {
         case .reference: prepared = nil
         case .avx2: prepared = PreparedProgram(program: program, isa: .avx2)
         case .vnni: prepared = PreparedProgram(program: program, isa: .vnni)
+        case .avx512: prepared = PreparedProgram(program: program, isa: .avx512)
         default: prepared = PreparedProgram(program: program, isa: .portable)
         }
     }

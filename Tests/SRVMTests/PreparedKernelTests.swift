@@ -15,6 +15,7 @@ final class PreparedKernelTests: XCTestCase {
         var list: [PreparedISA] = [.portable]
         if CPUFeatures.hasAVX2 { list.append(.avx2) } else { print("PreparedKernelTests: no AVX2 on this CPU; AVX2 kernels not tested") }
         if CPUFeatures.hasAVXVNNI { list.append(.vnni) } else { print("PreparedKernelTests: no AVX-VNNI on this CPU; VNNI kernels not tested") }
+        if CPUFeatures.hasAVX512VNNI { list.append(.avx512) } else { print("PreparedKernelTests: no AVX-512 VNNI on this CPU; AVX-512 kernels not tested") }
         return list
     }
 
@@ -38,7 +39,7 @@ final class PreparedKernelTests: XCTestCase {
         }
         // Every operand format was exercised (the random cases are built to reach each).
         var expected: [ConvMicroKind] = [.pair, .quadUnsigned, .quadSigned]
-        if CPUFeatures.hasAVXVNNI { expected.append(.quadOffset) }
+        if CPUFeatures.hasAVXVNNI || CPUFeatures.hasAVX512VNNI { expected.append(.quadOffset) }
         for kind in expected { XCTAssertGreaterThan(kinds[kind] ?? 0, 10, "\(kind) cases") }
     }
 
@@ -202,7 +203,7 @@ struct ConvCase {
         let (st, sr) = sources[rng.int(sources.count)]
         let weightRange: ClosedRange<Int32> = [-8...7, -7...7, -127...127, -128...127][rng.int(4)]
         let G = [1, 1, 1, 2, 3, 4][rng.int(6)]
-        let cg = [1, 2, 3, 4, 5, 8, 9, 16, 17][rng.int(9)], og = [1, 3, 5, 8, 9, 16, 17, 24][rng.int(8)]
+        let cg = [1, 2, 3, 4, 5, 8, 9, 16, 17][rng.int(9)], og = [1, 3, 5, 8, 9, 16, 17, 24, 32, 40][rng.int(10)]
         let C = G * cg, O = G * og
         let kh = [1, 3, 5, 1, 3][rng.int(5)], kw = rng.int(4) == 0 ? [1, 3, 5][rng.int(3)] : kh
         let sy = [1, 1, 2, 3][rng.int(4)], sx = rng.int(3) == 0 ? [1, 2][rng.int(2)] : sy

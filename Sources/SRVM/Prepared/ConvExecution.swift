@@ -4,6 +4,7 @@ import SRVMKernelsCommon
 #if arch(x86_64)
 import SRVMKernelsAVX2
 import SRVMKernelsVNNI
+import SRVMKernelsAVX512
 #endif
 
 /// Which tile and epilogue implementations the prepared engine calls.
@@ -11,8 +12,14 @@ enum PreparedISA: Sendable {
     case portable, avx2
     /// AVX2 with AVX-VNNI conv tiles.
     case vnni
+    /// AVX2 with AVX-512 VNNI conv tiles (zmm; chunks of up to 4 blocks).
+    case avx512
     /// The element-wise kernels and conv epilogues are AVX2 code.
     var hasAVX2: Bool { self != .portable }
+    /// Dot-product instructions that take any u8 x s8 quad exactly (VNNI).
+    var hasDotProducts: Bool { self == .vnni || self == .avx512 }
+    /// Blocks of 8 output channels one register tile covers at most.
+    var maxChunkBlocks: Int { self == .avx512 ? 4 : 2 }
 }
 
 /// Output rows a thread computes between refreshes of its widened input rows: small, so the
@@ -47,10 +54,11 @@ extension PreparedConv {
         let tables = requant.tables
         let pad = UnsafeRawPointer(padPixel)
 
-        let pointers = UnsafeMutablePointer<UnsafeRawPointer>.allocate(capacity: max(1, Wo * T))
+        // One spare pixel of pointers (to the pad pixel): AVX-512's 1-block tiles compute pixels in pairs.
+        let pointers = UnsafeMutablePointer<UnsafeRawPointer>.allocate(capacity: (Wo + 1) * T)
         defer { pointers.deallocate() }
-        let maxPixels = tilePixels(isa)
-        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: maxPixels * 2 * 8)
+        for t in 0..<T { pointers[Wo * T + t] = pad }
+        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: 16 * 4 * 8)
         defer { acc.deallocate() }
         let stagedRows = widensSource ? (rowsPerChunk - 1) * sy + (kh - 1) * dy + 1 : 0
         let stage = UnsafeMutableRawPointer.allocate(byteCount: stagedRows * rowBytes + 64, alignment: 64)
@@ -86,6 +94,7 @@ extension PreparedConv {
                 for chunk in chunks {
                     let weightsBase = UnsafeRawPointer(weights + chunk.weightOffset)
                     let channelOffset = chunk.group * groupInputs * eb
+                    let maxPixels = tilePixels(isa, blocks: chunk.blocks)
                     var x0 = 0
                     while x0 < Wo {
                         let nr = min(maxPixels, Wo - x0)
@@ -96,8 +105,9 @@ extension PreparedConv {
                         #if arch(x86_64)
                         case .avx2: convMicroAVX2(kind, pixels: nr, blocks: chunk.blocks, args)
                         case .vnni: convMicroVNNI(kind, pixels: nr, blocks: chunk.blocks, args)
+                        case .avx512: convMicroAVX512(kind, pixels: nr, blocks: chunk.blocks, args)
                         #else
-                        case .avx2, .vnni: convMicroPortable(kind, pixels: nr, blocks: chunk.blocks, args)
+                        case .avx2, .vnni, .avx512: convMicroPortable(kind, pixels: nr, blocks: chunk.blocks, args)
                         #endif
                         }
                         for p in 0..<nr {
@@ -127,12 +137,13 @@ extension PreparedConv {
 
 extension PreparedConv {
     /// Output pixels per register tile for this conv's kind on `isa`.
-    func tilePixels(_ isa: PreparedISA) -> Int {
+    func tilePixels(_ isa: PreparedISA, blocks: Int) -> Int {
         #if arch(x86_64)
         switch isa {
         case .portable: return 4
         case .avx2: return convMicroAVX2MaxPixels(kind, flushInterval: flushInterval)
         case .vnni: return convMicroVNNIMaxPixels(kind, flushInterval: flushInterval)
+        case .avx512: return convMicroAVX512MaxPixels(blocks: blocks)
         }
         #else
         return 4

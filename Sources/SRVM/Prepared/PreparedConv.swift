@@ -41,17 +41,17 @@ final class PreparedConv {
         let interval = pairBound == 0 ? 1 << 20 : min(1 << 20, 32767 / pairBound)
         let byteSource = source.type == .u8 || source.type == .i8
         let noMinWeight = !w.contains(-128)   // vpsignb cannot negate -128
-        if isa == .vnni && byteSource {
+        if isa.hasDotProducts && byteSource {
             // vpdpbusd sums u8 x s8 quads straight into int32: exact for every byte operand;
             // signed bytes are read with their sign bit flipped (x + 128), see `.quadOffset`.
             kind = lo >= 0 ? .quadUnsigned : .quadOffset
             flushInterval = 1 << 20
             widensSource = false
-        } else if isa != .vnni && byteSource && interval >= 2 && (lo >= 0 || noMinWeight) {
+        } else if !isa.hasDotProducts && byteSource && interval >= 2 && (lo >= 0 || noMinWeight) {
             kind = lo >= 0 ? .quadUnsigned : .quadSigned
             flushInterval = interval
             widensSource = false
-        } else if isa != .vnni && byteSource && interval == 1 && (lo >= 0 || noMinWeight) {
+        } else if !isa.hasDotProducts && byteSource && interval == 1 && (lo >= 0 || noMinWeight) {
             // One vpmaddubsw pair fits s16 but two do not: widen every step (vpmaddwd by ones).
             kind = lo >= 0 ? .quadUnsigned : .quadSigned
             flushInterval = 1
@@ -70,7 +70,8 @@ final class PreparedConv {
         for g in 0..<G {
             var b = 0
             while b < blocksPerGroup {
-                let n = min(2, blocksPerGroup - b)
+                let left = blocksPerGroup - b
+                let n = left >= isa.maxChunkBlocks ? isa.maxChunkBlocks : (left >= 2 ? 2 : 1)
                 list.append((g, b, n, offset)); offset += chunkBytes(n); b += n
             }
         }
