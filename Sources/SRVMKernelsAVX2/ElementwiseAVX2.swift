@@ -124,3 +124,27 @@ public func concatPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageTyp
     }
 }
 #endif
+
+#if arch(x86_64)
+/// reduce_mean's per-channel sums over `pixels` pixels, added into `sums` (Int64, one per
+/// channel of `stride`). Each run of at most 65536 pixels sums in int32 lanes first (|x| ≤
+/// 32768, so a run cannot overflow), then widens: the totals are exact, as the reference's.
+public func channelSumsAVX2(src: UnsafeRawPointer, _ type: StorageType, pixels: Int, stride: Int, into sums: UnsafeMutablePointer<Int64>) {
+    let blocks = stride / 8
+    withUnsafeTemporaryAllocation(of: __m256i.self, capacity: blocks) { lanes in
+        let eb = type.byteWidth
+        var p0 = 0
+        while p0 < pixels {
+            let p1 = min(pixels, p0 + 65536)
+            for k in 0..<blocks { lanes[k] = _mm256_setzero_si256() }
+            for p in p0..<p1 {
+                let row = src + p * stride * eb
+                for k in 0..<blocks { lanes[k] = _mm256_add_epi32(lanes[k], loadLanesAVX2(row + k * 8 * eb, type)) }
+            }
+            let values = UnsafeRawPointer(lanes.baseAddress!).assumingMemoryBound(to: Int32.self)
+            for c in 0..<stride { sums[c] += Int64(values[c]) }
+            p0 = p1
+        }
+    }
+}
+#endif

@@ -83,6 +83,13 @@ final class PreparedKernelTests: XCTestCase {
                         mulHWC(dst: d, dl, a: s[0], sl[0], b: s[1], sl[1], m: m, lo: lo, hi: hi, isa: isa, threads: 2)
                     }, x.reference(dt, others: [yb]) { d, s in mulKernel(dst: d, a: s[0], b: s[1], m: m, lo: lo, hi: hi) }, "mul \(label)")
                 }
+                // reduce_mean over the whole image
+                if st != .i32 {
+                    let m = QuantMultiplier(rng.real(0.01, 2))
+                    XCTAssertEqual(x.run(dt, height: 1, width: 1, isa: isa) { d, dl, s, sl in
+                        reduceMeanHWC(dst: d, dl, src: s[0], sl[0], m: m, lo: lo, hi: hi, isa: isa, threads: 3)
+                    }, x.reference(dt, height: 1, width: 1) { d, s in reduceMeanKernel(dst: d, src: s[0], m: m, lo: lo, hi: hi) }, "reduce_mean \(label)")
+                }
                 // concat of sources with different channel counts, copied or requantized
                 let z = Tensor.random(types[rng.int(4)], 1 + rng.int(12), H, W, &rng)
                 let cm: [QuantMultiplier?] = [rng.int(2) == 0 ? nil : QuantMultiplier(rng.real(0.01, 2)), QuantMultiplier(rng.real(0.01, 2)),

@@ -181,7 +181,31 @@ private func depthToSpaceTyped<T: FixedWidthInteger>(_: T.Type, dst: UnsafeMutab
 /// Per-channel sums in Int64: per-thread row sums combined in row order (integer addition,
 /// so the result does not depend on the split).
 func reduceMeanHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, src: UnsafeRawPointer, _ s: PixelLayout,
-                   m: QuantMultiplier, lo: Int32, hi: Int32, threads: Int) {
+                   m: QuantMultiplier, lo: Int32, hi: Int32, isa: PreparedISA, threads: Int) {
+    #if arch(x86_64)
+    if isa.hasAVX2 && s.type != .i32 {
+        // Per-thread sums of contiguous row ranges, added in range order (integers: any split is exact).
+        let parts = max(1, min(threads, s.height))
+        var partial = [Int64](repeating: 0, count: parts * s.stride)
+        partial.withUnsafeMutableBufferPointer { sums in
+            nonisolated(unsafe) let base = sums.baseAddress!   // each part writes its own stride of sums
+            parallelRanges(parts, threads: parts) { range in
+                for part in range {
+                    let y0 = s.height * part / parts, y1 = s.height * (part + 1) / parts
+                    channelSumsAVX2(src: src + y0 * s.width * s.stride * s.type.byteWidth, s.type, pixels: (y1 - y0) * s.width,
+                                    stride: s.stride, into: base + part * s.stride)
+                }
+            }
+        }
+        let count = s.height * s.width
+        for c in 0..<s.channels {
+            var sum: Int64 = 0
+            for p in 0..<parts { sum += partial[p * s.stride + c] }
+            storeElement(clamp(requantize(fixedPointMean(sum: sum, count: count), m), lo, hi), dst, c, d.type)
+        }
+        return
+    }
+    #endif
     let parts = s.height * s.width * s.channels < 1 << 15 ? 1 : max(1, min(threads, s.height))
     var partial = [[Int64]](repeating: [Int64](repeating: 0, count: s.channels), count: parts)
     partial.withUnsafeMutableBufferPointer { sums in

@@ -84,7 +84,7 @@ final class PreparedProgram {
             case let .depthToSpace(_, src, b, crd):
                 depthToSpaceHWC(dst: dst!, dl!, src: buf(src), lay(src), block: Int(b), crd: crd, threads: threads)
             case let .reduceMean(_, src, m, lo, hi):
-                reduceMeanHWC(dst: dst!, dl!, src: buf(src), lay(src), m: m, lo: lo, hi: hi, threads: threads)
+                reduceMeanHWC(dst: dst!, dl!, src: buf(src), lay(src), m: m, lo: lo, hi: hi, isa: isa, threads: threads)
             case let .sqrt(_, src, m, lo, hi):
                 sqrtHWC(dst: dst!, dl!, src: buf(src), lay(src), m: m, lo: lo, hi: hi, threads: threads)
             case let .lookup(_, src, t):
