@@ -14,8 +14,10 @@ Operand formats ("kinds", SPEC.md §5.6), all exact:
            AVX-VNNI: vpdpbusd (u8 x s8 quads straight into int32; exact for every operand).
   quadS  signed i8 sources: |x| is the unsigned operand and x's sign moves onto w
          (vpabsb, vpsignb; exact while no weight is -128). AVX2.
-  quadO  signed i8 sources read as x + 128 (vpxor of the sign bits), 128*sum(w) taken out of
-         the bias when the conv is prepared; one vpdpbusd per quad. AVX-VNNI.
+  quadO  signed i8 sources read as the unsigned byte x + o (vpaddb; o = a.sourceOffset, the
+         negated lower bound of the source, or 128 with VNNI), o*sum(w) taken out of the bias
+         when the conv is prepared. AVX2: as quadU with max|x + o| in the bound (4-bit sources
+         in [-7, 7] become [0, 14]); VNNI: one vpdpbusd per quad.
 Usage: scripts/gen-int-conv-kernels.py            (writes both files)
        scripts/gen-int-conv-kernels.py --check    (fails when a file is stale)
 """
@@ -26,7 +28,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 MRS = [1, 2]
 # Largest NR per variant: accumulators + MR weight vectors + a broadcast (and |x| for signed
 # sources) must fit the 16 ymm registers.
-MAX_NR = {"pair": 6, "quadU": 6, "quadS": 5, "quadO": 6, "quad1U": 4, "quad1S": 4}
+MAX_NR = {"pair": 6, "quadU": 6, "quadS": 5, "quadO": 6, "quad1U": 4, "quad1S": 4, "quad1O": 4}
 
 
 def store(reg, p, m, mr):
@@ -41,8 +43,8 @@ def kernel(isa, variant, nr, mr):
     """variant: pair, quadU, quadS (flush every K steps, AVX2) or quad1U/quad1S (K = 1, AVX2)."""
     name = f"conv{variant[0].upper()}{variant[1:]}{isa}_N{nr}M{mr}"
     signed = variant.endswith("S")
-    offset = variant == "quadO"
-    mem = isa == "AVX2" and variant in ("quadU", "quadS")      # s16 sums in registers, int32 in memory
+    offset = variant in ("quadO", "quad1O")
+    mem = isa == "AVX2" and variant in ("quadU", "quadS", "quadO")      # s16 sums in registers, int32 in memory
     quad1 = variant.startswith("quad1")
     L = [f"@inline(never) func {name}(_ a: ConvMicroArgs) {{"]
     for p in range(nr):
@@ -56,7 +58,7 @@ def kernel(isa, variant, nr, mr):
     if quad1:
         L.append("    let ones = _mm256_set1_epi16(1)")
     if offset:
-        L.append("    let flip = _mm256_set1_epi8(-128)")
+        L.append("    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))")
     L.append("    var wp = a.weights")
     L.append("    for t in 0..<a.taps {")
     for p in range(nr):
@@ -67,7 +69,7 @@ def kernel(isa, variant, nr, mr):
         L.append(f"            let w{m} = _mm256_loadu_si256((wp + {32 * m}).assumingMemoryBound(to: __m256i.self))")
     for p in range(nr):
         if offset:
-            L.append(f"            let b{p} = _mm256_xor_si256(_mm256_set1_epi32(x{p}.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)")
+            L.append(f"            let b{p} = _mm256_add_epi8(_mm256_set1_epi32(x{p}.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)")
         else:
             L.append(f"            let b{p} = _mm256_set1_epi32(x{p}.loadUnaligned(fromByteOffset: o, as: Int32.self))")
         if signed:
@@ -132,7 +134,7 @@ def module(isa, variants, doc):
     if isa == "AVX2":
         out.append(f"    case .quadUnsigned: return flushInterval == 1 ? {MAX_NR['quad1U']} : {MAX_NR['quadU']}")
         out.append(f"    case .quadSigned: return flushInterval == 1 ? {MAX_NR['quad1S']} : {MAX_NR['quadS']}")
-        out.append("    case .quadOffset: return 0   // not an AVX2 format")
+        out.append(f"    case .quadOffset: return flushInterval == 1 ? {MAX_NR['quad1O']} : {MAX_NR['quadO']}")
     else:
         out.append(f"    case .quadUnsigned: return {MAX_NR['quadU']}")
         out.append(f"    case .quadOffset: return {MAX_NR['quadO']}")
@@ -151,7 +153,7 @@ def module(isa, variants, doc):
         if v == "pair":
             out.append(f"    case (.pair, {nr}, {mr}): {n}(a)")
         elif isa == "AVX2":
-            kind = "quadUnsigned" if v.endswith("U") else "quadSigned"
+            kind = {"U": "quadUnsigned", "S": "quadSigned", "O": "quadOffset"}[v[-1]]
             cond = "once" if v.startswith("quad1") else "!once"
             out.append(f"    case (.{kind}, {nr}, {mr}) where {cond}: {n}(a)")
         else:
@@ -176,7 +178,7 @@ def kernel512(variant, nr, blocks):
         for q in range(npair):
             L.append(f"    var c{q} = _mm512_setzero_si512()")
         if offset:
-            L.append("    let flip = _mm512_set1_epi8(-128)")
+            L.append("    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))")
         L.append("    var wp = a.weights")
         L.append("    for t in 0..<a.taps {")
         for p in range(2 * npair):
@@ -187,7 +189,7 @@ def kernel512(variant, nr, blocks):
         for q in range(npair):
             e = f"_mm512_mask_set1_epi32(_mm512_set1_epi32(x{2*q}.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x{2*q+1}.loadUnaligned(fromByteOffset: o, as: Int32.self))"
             if offset:
-                e = f"_mm512_xor_si512({e}, flip)"
+                e = f"_mm512_add_epi8({e}, shift)"
             L.append(f"            let b{q} = {e}")
             op = "_mm512_dpwssd_epi32" if variant == "pair" else "_mm512_dpbusd_epi32"
             L.append(f"            c{q} = {op}(c{q}, b{q}, w)")
@@ -205,7 +207,7 @@ def kernel512(variant, nr, blocks):
         for m in range(mr):
             L.append(f"    var c{p}_{m} = _mm512_setzero_si512()")
     if offset:
-        L.append("    let flip = _mm512_set1_epi8(-128)")
+        L.append("    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))")
     L.append("    var wp = a.weights")
     L.append("    for t in 0..<a.taps {")
     for p in range(nr):
@@ -217,7 +219,7 @@ def kernel512(variant, nr, blocks):
     for p in range(nr):
         e = f"_mm512_set1_epi32(x{p}.loadUnaligned(fromByteOffset: o, as: Int32.self))"
         if offset:
-            e = f"_mm512_xor_si512({e}, flip)"
+            e = f"_mm512_add_epi8({e}, shift)"
         L.append(f"            let b{p} = {e}")
         for m in range(mr):
             op = "_mm512_dpwssd_epi32" if variant == "pair" else "_mm512_dpbusd_epi32"
@@ -272,7 +274,7 @@ def module512():
 
 FILES = {
     "Sources/SRVMKernelsAVX2/ConvMicroKernelsAVX2.swift":
-        module("AVX2", ["pair", "quadU", "quadS", "quad1U", "quad1S"],
+        module("AVX2", ["pair", "quadU", "quadS", "quadO", "quad1U", "quad1S", "quad1O"],
                "AVX2 tiles: vpmaddwd pairs, vpmaddubsw quads with s16 partial sums (exact by the flush bound)."),
     "Sources/SRVMKernelsVNNI/ConvMicroKernelsVNNI.swift":
         module("VNNI", ["pair", "quadU", "quadO"],

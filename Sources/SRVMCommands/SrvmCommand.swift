@@ -19,6 +19,6 @@ public struct SrvmCommand: ParsableCommand {
         run and bench take --kernels (reference, best, portable, avx2) and --threads; the \
         output is the same for all of them.
         """,
-        subcommands: [SrvmRunCommand.self, SrvmInfoCommand.self, SrvmBenchCommand.self])
+        subcommands: [SrvmRunCommand.self, SrvmInfoCommand.self, SrvmBenchCommand.self, SrvmMicrobenchCommand.self])
     public init() {}
 }

@@ -1535,6 +1535,639 @@ import SRVMKernelsCommon
     UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_1, ones))
 }
 
+@inline(never) func convQuadOAVX2_N1M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+}
+
+@inline(never) func convQuadOAVX2_N1M2(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s0_1 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(b0, w1))
+            wp += 64; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+}
+
+@inline(never) func convQuadOAVX2_N2M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+}
+
+@inline(never) func convQuadOAVX2_N2M2(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s0_1 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s1_1 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(b0, w1))
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            s1_1 = _mm256_add_epi16(s1_1, _mm256_maddubs_epi16(b1, w1))
+            wp += 64; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones))
+}
+
+@inline(never) func convQuadOAVX2_N3M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+}
+
+@inline(never) func convQuadOAVX2_N3M2(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s0_1 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s1_1 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s2_1 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(b0, w1))
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            s1_1 = _mm256_add_epi16(s1_1, _mm256_maddubs_epi16(b1, w1))
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
+            s2_1 = _mm256_add_epi16(s2_1, _mm256_maddubs_epi16(b2, w1))
+            wp += 64; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones)); s2_1 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones))
+    UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones))
+}
+
+@inline(never) func convQuadOAVX2_N4M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s3_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
+            let b3 = _mm256_add_epi8(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s3_0 = _mm256_add_epi16(s3_0, _mm256_maddubs_epi16(b3, w0))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones))
+}
+
+@inline(never) func convQuadOAVX2_N4M2(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s0_1 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s1_1 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s2_1 = _mm256_setzero_si256()
+    var s3_0 = _mm256_setzero_si256()
+    var s3_1 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(b0, w1))
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            s1_1 = _mm256_add_epi16(s1_1, _mm256_maddubs_epi16(b1, w1))
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
+            s2_1 = _mm256_add_epi16(s2_1, _mm256_maddubs_epi16(b2, w1))
+            let b3 = _mm256_add_epi8(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s3_0 = _mm256_add_epi16(s3_0, _mm256_maddubs_epi16(b3, w0))
+            s3_1 = _mm256_add_epi16(s3_1, _mm256_maddubs_epi16(b3, w1))
+            wp += 64; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones)); s2_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_1, ones)); s3_1 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones))
+    UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones))
+    UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones))
+    UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_1, ones))
+}
+
+@inline(never) func convQuadOAVX2_N5M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s3_0 = _mm256_setzero_si256()
+    var s4_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        let x4 = a.pointers[4 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
+            let b3 = _mm256_add_epi8(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s3_0 = _mm256_add_epi16(s3_0, _mm256_maddubs_epi16(b3, w0))
+            let b4 = _mm256_add_epi8(_mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s4_0 = _mm256_add_epi16(s4_0, _mm256_maddubs_epi16(b4, w0))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones)); s4_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones))
+    UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones))
+}
+
+@inline(never) func convQuadOAVX2_N5M2(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s0_1 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s1_1 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s2_1 = _mm256_setzero_si256()
+    var s3_0 = _mm256_setzero_si256()
+    var s3_1 = _mm256_setzero_si256()
+    var s4_0 = _mm256_setzero_si256()
+    var s4_1 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        let x4 = a.pointers[4 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(b0, w1))
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            s1_1 = _mm256_add_epi16(s1_1, _mm256_maddubs_epi16(b1, w1))
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
+            s2_1 = _mm256_add_epi16(s2_1, _mm256_maddubs_epi16(b2, w1))
+            let b3 = _mm256_add_epi8(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s3_0 = _mm256_add_epi16(s3_0, _mm256_maddubs_epi16(b3, w0))
+            s3_1 = _mm256_add_epi16(s3_1, _mm256_maddubs_epi16(b3, w1))
+            let b4 = _mm256_add_epi8(_mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s4_0 = _mm256_add_epi16(s4_0, _mm256_maddubs_epi16(b4, w0))
+            s4_1 = _mm256_add_epi16(s4_1, _mm256_maddubs_epi16(b4, w1))
+            wp += 64; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones)); s2_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_1, ones)); s3_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones)); s4_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_1, ones)); s4_1 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones))
+    UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones))
+    UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones))
+    UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_1, ones))
+    UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones))
+    UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_1, ones))
+}
+
+@inline(never) func convQuadOAVX2_N6M1(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s3_0 = _mm256_setzero_si256()
+    var s4_0 = _mm256_setzero_si256()
+    var s5_0 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        let x4 = a.pointers[4 &* a.taps &+ t] + a.channelOffset
+        let x5 = a.pointers[5 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
+            let b3 = _mm256_add_epi8(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s3_0 = _mm256_add_epi16(s3_0, _mm256_maddubs_epi16(b3, w0))
+            let b4 = _mm256_add_epi8(_mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s4_0 = _mm256_add_epi16(s4_0, _mm256_maddubs_epi16(b4, w0))
+            let b5 = _mm256_add_epi8(_mm256_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s5_0 = _mm256_add_epi16(s5_0, _mm256_maddubs_epi16(b5, w0))
+            wp += 32; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones)); s4_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s5_0, ones)); s5_0 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones))
+    UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones))
+    UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s5_0, ones))
+}
+
+@inline(never) func convQuadOAVX2_N6M2(_ a: ConvMicroArgs) {
+    var s0_0 = _mm256_setzero_si256()
+    var s0_1 = _mm256_setzero_si256()
+    var s1_0 = _mm256_setzero_si256()
+    var s1_1 = _mm256_setzero_si256()
+    var s2_0 = _mm256_setzero_si256()
+    var s2_1 = _mm256_setzero_si256()
+    var s3_0 = _mm256_setzero_si256()
+    var s3_1 = _mm256_setzero_si256()
+    var s4_0 = _mm256_setzero_si256()
+    var s4_1 = _mm256_setzero_si256()
+    var s5_0 = _mm256_setzero_si256()
+    var s5_1 = _mm256_setzero_si256()
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 80).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 88).assumingMemoryBound(to: __m256i.self), _mm256_setzero_si256())
+    var left = a.flushInterval
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        let x4 = a.pointers[4 &* a.taps &+ t] + a.channelOffset
+        let x5 = a.pointers[5 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s0_0 = _mm256_add_epi16(s0_0, _mm256_maddubs_epi16(b0, w0))
+            s0_1 = _mm256_add_epi16(s0_1, _mm256_maddubs_epi16(b0, w1))
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s1_0 = _mm256_add_epi16(s1_0, _mm256_maddubs_epi16(b1, w0))
+            s1_1 = _mm256_add_epi16(s1_1, _mm256_maddubs_epi16(b1, w1))
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s2_0 = _mm256_add_epi16(s2_0, _mm256_maddubs_epi16(b2, w0))
+            s2_1 = _mm256_add_epi16(s2_1, _mm256_maddubs_epi16(b2, w1))
+            let b3 = _mm256_add_epi8(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s3_0 = _mm256_add_epi16(s3_0, _mm256_maddubs_epi16(b3, w0))
+            s3_1 = _mm256_add_epi16(s3_1, _mm256_maddubs_epi16(b3, w1))
+            let b4 = _mm256_add_epi8(_mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s4_0 = _mm256_add_epi16(s4_0, _mm256_maddubs_epi16(b4, w0))
+            s4_1 = _mm256_add_epi16(s4_1, _mm256_maddubs_epi16(b4, w1))
+            let b5 = _mm256_add_epi8(_mm256_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            s5_0 = _mm256_add_epi16(s5_0, _mm256_maddubs_epi16(b5, w0))
+            s5_1 = _mm256_add_epi16(s5_1, _mm256_maddubs_epi16(b5, w1))
+            wp += 64; o &+= 4
+            left &-= 1
+            if left == 0 {
+                left = a.flushInterval
+                let ones = _mm256_set1_epi16(1)
+                UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones)); s0_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones)); s0_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones)); s1_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones)); s1_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones)); s2_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones)); s2_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones)); s3_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_1, ones)); s3_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones)); s4_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_1, ones)); s4_1 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 80).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 80).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s5_0, ones)); s5_0 = _mm256_setzero_si256()
+                UnsafeMutableRawPointer(a.acc + 88).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 88).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s5_1, ones)); s5_1 = _mm256_setzero_si256()
+            }
+        }
+    }
+    let ones = _mm256_set1_epi16(1)
+    UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_0, ones))
+    UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s0_1, ones))
+    UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_0, ones))
+    UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s1_1, ones))
+    UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_0, ones))
+    UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s2_1, ones))
+    UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_0, ones))
+    UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s3_1, ones))
+    UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 64).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_0, ones))
+    UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 72).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s4_1, ones))
+    UnsafeMutableRawPointer(a.acc + 80).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 80).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s5_0, ones))
+    UnsafeMutableRawPointer(a.acc + 88).assumingMemoryBound(to: __m256i.self).pointee = _mm256_add_epi32(UnsafeMutableRawPointer(a.acc + 88).assumingMemoryBound(to: __m256i.self).pointee, _mm256_madd_epi16(s5_1, ones))
+}
+
 @inline(never) func convQuad1UAVX2_N1M1(_ a: ConvMicroArgs) {
     var c0_0 = _mm256_setzero_si256()
     let ones = _mm256_set1_epi16(1)
@@ -2015,13 +2648,251 @@ import SRVMKernelsCommon
     _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self), c3_1)
 }
 
+@inline(never) func convQuad1OAVX2_N1M1(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w0), ones))
+            wp += 32; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+}
+
+@inline(never) func convQuad1OAVX2_N1M2(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c0_1 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w0), ones))
+            c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w1), ones))
+            wp += 64; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
+}
+
+@inline(never) func convQuad1OAVX2_N2M1(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w0), ones))
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w0), ones))
+            wp += 32; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
+}
+
+@inline(never) func convQuad1OAVX2_N2M2(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c0_1 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c1_1 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w0), ones))
+            c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w1), ones))
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w0), ones))
+            c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w1), ones))
+            wp += 64; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
+}
+
+@inline(never) func convQuad1OAVX2_N3M1(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c2_0 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w0), ones))
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w0), ones))
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b2, w0), ones))
+            wp += 32; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c2_0)
+}
+
+@inline(never) func convQuad1OAVX2_N3M2(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c0_1 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c1_1 = _mm256_setzero_si256()
+    var c2_0 = _mm256_setzero_si256()
+    var c2_1 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w0), ones))
+            c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w1), ones))
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w0), ones))
+            c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w1), ones))
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b2, w0), ones))
+            c2_1 = _mm256_add_epi32(c2_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b2, w1), ones))
+            wp += 64; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), c2_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), c2_1)
+}
+
+@inline(never) func convQuad1OAVX2_N4M1(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c2_0 = _mm256_setzero_si256()
+    var c3_0 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w0), ones))
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w0), ones))
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b2, w0), ones))
+            let b3 = _mm256_add_epi8(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b3, w0), ones))
+            wp += 32; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c2_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c3_0)
+}
+
+@inline(never) func convQuad1OAVX2_N4M2(_ a: ConvMicroArgs) {
+    var c0_0 = _mm256_setzero_si256()
+    var c0_1 = _mm256_setzero_si256()
+    var c1_0 = _mm256_setzero_si256()
+    var c1_1 = _mm256_setzero_si256()
+    var c2_0 = _mm256_setzero_si256()
+    var c2_1 = _mm256_setzero_si256()
+    var c3_0 = _mm256_setzero_si256()
+    var c3_1 = _mm256_setzero_si256()
+    let ones = _mm256_set1_epi16(1)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
+    var wp = a.weights
+    for t in 0..<a.taps {
+        let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
+        let x1 = a.pointers[1 &* a.taps &+ t] + a.channelOffset
+        let x2 = a.pointers[2 &* a.taps &+ t] + a.channelOffset
+        let x3 = a.pointers[3 &* a.taps &+ t] + a.channelOffset
+        var o = 0
+        for _ in 0..<a.steps {
+            let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
+            let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c0_0 = _mm256_add_epi32(c0_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w0), ones))
+            c0_1 = _mm256_add_epi32(c0_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, w1), ones))
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c1_0 = _mm256_add_epi32(c1_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w0), ones))
+            c1_1 = _mm256_add_epi32(c1_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, w1), ones))
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c2_0 = _mm256_add_epi32(c2_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b2, w0), ones))
+            c2_1 = _mm256_add_epi32(c2_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b2, w1), ones))
+            let b3 = _mm256_add_epi8(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
+            c3_0 = _mm256_add_epi32(c3_0, _mm256_madd_epi16(_mm256_maddubs_epi16(b3, w0), ones))
+            c3_1 = _mm256_add_epi32(c3_1, _mm256_madd_epi16(_mm256_maddubs_epi16(b3, w1), ones))
+            wp += 64; o &+= 4
+        }
+    }
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 0).assumingMemoryBound(to: __m256i.self), c0_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 8).assumingMemoryBound(to: __m256i.self), c0_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 16).assumingMemoryBound(to: __m256i.self), c1_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 24).assumingMemoryBound(to: __m256i.self), c1_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 32).assumingMemoryBound(to: __m256i.self), c2_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 40).assumingMemoryBound(to: __m256i.self), c2_1)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 48).assumingMemoryBound(to: __m256i.self), c3_0)
+    _mm256_storeu_si256(UnsafeMutableRawPointer(a.acc + 56).assumingMemoryBound(to: __m256i.self), c3_1)
+}
+
 /// The most output pixels one AVX2 tile of `kind` computes (`flushInterval` as in ConvMicroArgs).
 public func convMicroAVX2MaxPixels(_ kind: ConvMicroKind, flushInterval: Int) -> Int {
     switch kind {
     case .pair: return 6
     case .quadUnsigned: return flushInterval == 1 ? 4 : 6
     case .quadSigned: return flushInterval == 1 ? 4 : 5
-    case .quadOffset: return 0   // not an AVX2 format
+    case .quadOffset: return flushInterval == 1 ? 4 : 6
     }
 }
 
@@ -2065,6 +2936,18 @@ public func convMicroAVX2(_ kind: ConvMicroKind, pixels: Int, blocks: Int, _ a: 
     case (.quadSigned, 4, 2) where !once: convQuadSAVX2_N4M2(a)
     case (.quadSigned, 5, 1) where !once: convQuadSAVX2_N5M1(a)
     case (.quadSigned, 5, 2) where !once: convQuadSAVX2_N5M2(a)
+    case (.quadOffset, 1, 1) where !once: convQuadOAVX2_N1M1(a)
+    case (.quadOffset, 1, 2) where !once: convQuadOAVX2_N1M2(a)
+    case (.quadOffset, 2, 1) where !once: convQuadOAVX2_N2M1(a)
+    case (.quadOffset, 2, 2) where !once: convQuadOAVX2_N2M2(a)
+    case (.quadOffset, 3, 1) where !once: convQuadOAVX2_N3M1(a)
+    case (.quadOffset, 3, 2) where !once: convQuadOAVX2_N3M2(a)
+    case (.quadOffset, 4, 1) where !once: convQuadOAVX2_N4M1(a)
+    case (.quadOffset, 4, 2) where !once: convQuadOAVX2_N4M2(a)
+    case (.quadOffset, 5, 1) where !once: convQuadOAVX2_N5M1(a)
+    case (.quadOffset, 5, 2) where !once: convQuadOAVX2_N5M2(a)
+    case (.quadOffset, 6, 1) where !once: convQuadOAVX2_N6M1(a)
+    case (.quadOffset, 6, 2) where !once: convQuadOAVX2_N6M2(a)
     case (.quadUnsigned, 1, 1) where once: convQuad1UAVX2_N1M1(a)
     case (.quadUnsigned, 1, 2) where once: convQuad1UAVX2_N1M2(a)
     case (.quadUnsigned, 2, 1) where once: convQuad1UAVX2_N2M1(a)
@@ -2081,6 +2964,14 @@ public func convMicroAVX2(_ kind: ConvMicroKind, pixels: Int, blocks: Int, _ a: 
     case (.quadSigned, 3, 2) where once: convQuad1SAVX2_N3M2(a)
     case (.quadSigned, 4, 1) where once: convQuad1SAVX2_N4M1(a)
     case (.quadSigned, 4, 2) where once: convQuad1SAVX2_N4M2(a)
+    case (.quadOffset, 1, 1) where once: convQuad1OAVX2_N1M1(a)
+    case (.quadOffset, 1, 2) where once: convQuad1OAVX2_N1M2(a)
+    case (.quadOffset, 2, 1) where once: convQuad1OAVX2_N2M1(a)
+    case (.quadOffset, 2, 2) where once: convQuad1OAVX2_N2M2(a)
+    case (.quadOffset, 3, 1) where once: convQuad1OAVX2_N3M1(a)
+    case (.quadOffset, 3, 2) where once: convQuad1OAVX2_N3M2(a)
+    case (.quadOffset, 4, 1) where once: convQuad1OAVX2_N4M1(a)
+    case (.quadOffset, 4, 2) where once: convQuad1OAVX2_N4M2(a)
     default: preconditionFailure("convMicroAVX2: no tile for \(kind) \(pixels) pixels x \(blocks) blocks")
     }
 }

@@ -1918,7 +1918,7 @@ import SRVMKernelsCommon
 @inline(never) func convQuadOAVX512_N1B4(_ a: ConvMicroArgs) {
     var c0_0 = _mm512_setzero_si512()
     var c0_1 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -1926,7 +1926,7 @@ import SRVMKernelsCommon
         for _ in 0..<a.steps {
             let w0 = _mm512_loadu_si512(wp + 0)
             let w1 = _mm512_loadu_si512(wp + 64)
-            let b0 = _mm512_xor_si512(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm512_dpbusd_epi32(c0_0, b0, w0)
             c0_1 = _mm512_dpbusd_epi32(c0_1, b0, w1)
             wp += 128; o &+= 4
@@ -1941,7 +1941,7 @@ import SRVMKernelsCommon
     var c0_1 = _mm512_setzero_si512()
     var c1_0 = _mm512_setzero_si512()
     var c1_1 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -1950,10 +1950,10 @@ import SRVMKernelsCommon
         for _ in 0..<a.steps {
             let w0 = _mm512_loadu_si512(wp + 0)
             let w1 = _mm512_loadu_si512(wp + 64)
-            let b0 = _mm512_xor_si512(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm512_dpbusd_epi32(c0_0, b0, w0)
             c0_1 = _mm512_dpbusd_epi32(c0_1, b0, w1)
-            let b1 = _mm512_xor_si512(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm512_dpbusd_epi32(c1_0, b1, w0)
             c1_1 = _mm512_dpbusd_epi32(c1_1, b1, w1)
             wp += 128; o &+= 4
@@ -1972,7 +1972,7 @@ import SRVMKernelsCommon
     var c1_1 = _mm512_setzero_si512()
     var c2_0 = _mm512_setzero_si512()
     var c2_1 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -1982,13 +1982,13 @@ import SRVMKernelsCommon
         for _ in 0..<a.steps {
             let w0 = _mm512_loadu_si512(wp + 0)
             let w1 = _mm512_loadu_si512(wp + 64)
-            let b0 = _mm512_xor_si512(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm512_dpbusd_epi32(c0_0, b0, w0)
             c0_1 = _mm512_dpbusd_epi32(c0_1, b0, w1)
-            let b1 = _mm512_xor_si512(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm512_dpbusd_epi32(c1_0, b1, w0)
             c1_1 = _mm512_dpbusd_epi32(c1_1, b1, w1)
-            let b2 = _mm512_xor_si512(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm512_dpbusd_epi32(c2_0, b2, w0)
             c2_1 = _mm512_dpbusd_epi32(c2_1, b2, w1)
             wp += 128; o &+= 4
@@ -2011,7 +2011,7 @@ import SRVMKernelsCommon
     var c2_1 = _mm512_setzero_si512()
     var c3_0 = _mm512_setzero_si512()
     var c3_1 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2022,16 +2022,16 @@ import SRVMKernelsCommon
         for _ in 0..<a.steps {
             let w0 = _mm512_loadu_si512(wp + 0)
             let w1 = _mm512_loadu_si512(wp + 64)
-            let b0 = _mm512_xor_si512(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm512_dpbusd_epi32(c0_0, b0, w0)
             c0_1 = _mm512_dpbusd_epi32(c0_1, b0, w1)
-            let b1 = _mm512_xor_si512(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm512_dpbusd_epi32(c1_0, b1, w0)
             c1_1 = _mm512_dpbusd_epi32(c1_1, b1, w1)
-            let b2 = _mm512_xor_si512(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm512_dpbusd_epi32(c2_0, b2, w0)
             c2_1 = _mm512_dpbusd_epi32(c2_1, b2, w1)
-            let b3 = _mm512_xor_si512(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm512_add_epi8(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3_0 = _mm512_dpbusd_epi32(c3_0, b3, w0)
             c3_1 = _mm512_dpbusd_epi32(c3_1, b3, w1)
             wp += 128; o &+= 4
@@ -2058,7 +2058,7 @@ import SRVMKernelsCommon
     var c3_1 = _mm512_setzero_si512()
     var c4_0 = _mm512_setzero_si512()
     var c4_1 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2070,19 +2070,19 @@ import SRVMKernelsCommon
         for _ in 0..<a.steps {
             let w0 = _mm512_loadu_si512(wp + 0)
             let w1 = _mm512_loadu_si512(wp + 64)
-            let b0 = _mm512_xor_si512(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm512_dpbusd_epi32(c0_0, b0, w0)
             c0_1 = _mm512_dpbusd_epi32(c0_1, b0, w1)
-            let b1 = _mm512_xor_si512(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm512_dpbusd_epi32(c1_0, b1, w0)
             c1_1 = _mm512_dpbusd_epi32(c1_1, b1, w1)
-            let b2 = _mm512_xor_si512(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm512_dpbusd_epi32(c2_0, b2, w0)
             c2_1 = _mm512_dpbusd_epi32(c2_1, b2, w1)
-            let b3 = _mm512_xor_si512(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm512_add_epi8(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3_0 = _mm512_dpbusd_epi32(c3_0, b3, w0)
             c3_1 = _mm512_dpbusd_epi32(c3_1, b3, w1)
-            let b4 = _mm512_xor_si512(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b4 = _mm512_add_epi8(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c4_0 = _mm512_dpbusd_epi32(c4_0, b4, w0)
             c4_1 = _mm512_dpbusd_epi32(c4_1, b4, w1)
             wp += 128; o &+= 4
@@ -2113,7 +2113,7 @@ import SRVMKernelsCommon
     var c4_1 = _mm512_setzero_si512()
     var c5_0 = _mm512_setzero_si512()
     var c5_1 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2126,22 +2126,22 @@ import SRVMKernelsCommon
         for _ in 0..<a.steps {
             let w0 = _mm512_loadu_si512(wp + 0)
             let w1 = _mm512_loadu_si512(wp + 64)
-            let b0 = _mm512_xor_si512(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm512_dpbusd_epi32(c0_0, b0, w0)
             c0_1 = _mm512_dpbusd_epi32(c0_1, b0, w1)
-            let b1 = _mm512_xor_si512(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm512_dpbusd_epi32(c1_0, b1, w0)
             c1_1 = _mm512_dpbusd_epi32(c1_1, b1, w1)
-            let b2 = _mm512_xor_si512(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm512_dpbusd_epi32(c2_0, b2, w0)
             c2_1 = _mm512_dpbusd_epi32(c2_1, b2, w1)
-            let b3 = _mm512_xor_si512(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm512_add_epi8(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3_0 = _mm512_dpbusd_epi32(c3_0, b3, w0)
             c3_1 = _mm512_dpbusd_epi32(c3_1, b3, w1)
-            let b4 = _mm512_xor_si512(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b4 = _mm512_add_epi8(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c4_0 = _mm512_dpbusd_epi32(c4_0, b4, w0)
             c4_1 = _mm512_dpbusd_epi32(c4_1, b4, w1)
-            let b5 = _mm512_xor_si512(_mm512_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b5 = _mm512_add_epi8(_mm512_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c5_0 = _mm512_dpbusd_epi32(c5_0, b5, w0)
             c5_1 = _mm512_dpbusd_epi32(c5_1, b5, w1)
             wp += 128; o &+= 4
@@ -2176,7 +2176,7 @@ import SRVMKernelsCommon
     var c5_1 = _mm512_setzero_si512()
     var c6_0 = _mm512_setzero_si512()
     var c6_1 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2190,25 +2190,25 @@ import SRVMKernelsCommon
         for _ in 0..<a.steps {
             let w0 = _mm512_loadu_si512(wp + 0)
             let w1 = _mm512_loadu_si512(wp + 64)
-            let b0 = _mm512_xor_si512(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm512_dpbusd_epi32(c0_0, b0, w0)
             c0_1 = _mm512_dpbusd_epi32(c0_1, b0, w1)
-            let b1 = _mm512_xor_si512(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm512_dpbusd_epi32(c1_0, b1, w0)
             c1_1 = _mm512_dpbusd_epi32(c1_1, b1, w1)
-            let b2 = _mm512_xor_si512(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm512_dpbusd_epi32(c2_0, b2, w0)
             c2_1 = _mm512_dpbusd_epi32(c2_1, b2, w1)
-            let b3 = _mm512_xor_si512(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm512_add_epi8(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3_0 = _mm512_dpbusd_epi32(c3_0, b3, w0)
             c3_1 = _mm512_dpbusd_epi32(c3_1, b3, w1)
-            let b4 = _mm512_xor_si512(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b4 = _mm512_add_epi8(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c4_0 = _mm512_dpbusd_epi32(c4_0, b4, w0)
             c4_1 = _mm512_dpbusd_epi32(c4_1, b4, w1)
-            let b5 = _mm512_xor_si512(_mm512_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b5 = _mm512_add_epi8(_mm512_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c5_0 = _mm512_dpbusd_epi32(c5_0, b5, w0)
             c5_1 = _mm512_dpbusd_epi32(c5_1, b5, w1)
-            let b6 = _mm512_xor_si512(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b6 = _mm512_add_epi8(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c6_0 = _mm512_dpbusd_epi32(c6_0, b6, w0)
             c6_1 = _mm512_dpbusd_epi32(c6_1, b6, w1)
             wp += 128; o &+= 4
@@ -2247,7 +2247,7 @@ import SRVMKernelsCommon
     var c6_1 = _mm512_setzero_si512()
     var c7_0 = _mm512_setzero_si512()
     var c7_1 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2262,28 +2262,28 @@ import SRVMKernelsCommon
         for _ in 0..<a.steps {
             let w0 = _mm512_loadu_si512(wp + 0)
             let w1 = _mm512_loadu_si512(wp + 64)
-            let b0 = _mm512_xor_si512(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm512_dpbusd_epi32(c0_0, b0, w0)
             c0_1 = _mm512_dpbusd_epi32(c0_1, b0, w1)
-            let b1 = _mm512_xor_si512(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm512_dpbusd_epi32(c1_0, b1, w0)
             c1_1 = _mm512_dpbusd_epi32(c1_1, b1, w1)
-            let b2 = _mm512_xor_si512(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm512_dpbusd_epi32(c2_0, b2, w0)
             c2_1 = _mm512_dpbusd_epi32(c2_1, b2, w1)
-            let b3 = _mm512_xor_si512(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm512_add_epi8(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3_0 = _mm512_dpbusd_epi32(c3_0, b3, w0)
             c3_1 = _mm512_dpbusd_epi32(c3_1, b3, w1)
-            let b4 = _mm512_xor_si512(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b4 = _mm512_add_epi8(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c4_0 = _mm512_dpbusd_epi32(c4_0, b4, w0)
             c4_1 = _mm512_dpbusd_epi32(c4_1, b4, w1)
-            let b5 = _mm512_xor_si512(_mm512_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b5 = _mm512_add_epi8(_mm512_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c5_0 = _mm512_dpbusd_epi32(c5_0, b5, w0)
             c5_1 = _mm512_dpbusd_epi32(c5_1, b5, w1)
-            let b6 = _mm512_xor_si512(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b6 = _mm512_add_epi8(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c6_0 = _mm512_dpbusd_epi32(c6_0, b6, w0)
             c6_1 = _mm512_dpbusd_epi32(c6_1, b6, w1)
-            let b7 = _mm512_xor_si512(_mm512_set1_epi32(x7.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b7 = _mm512_add_epi8(_mm512_set1_epi32(x7.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c7_0 = _mm512_dpbusd_epi32(c7_0, b7, w0)
             c7_1 = _mm512_dpbusd_epi32(c7_1, b7, w1)
             wp += 128; o &+= 4
@@ -2309,14 +2309,14 @@ import SRVMKernelsCommon
 
 @inline(never) func convQuadOAVX512_N1B2(_ a: ConvMicroArgs) {
     var c0_0 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
         var o = 0
         for _ in 0..<a.steps {
             let w0 = _mm512_loadu_si512(wp + 0)
-            let b0 = _mm512_xor_si512(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm512_dpbusd_epi32(c0_0, b0, w0)
             wp += 64; o &+= 4
         }
@@ -2327,7 +2327,7 @@ import SRVMKernelsCommon
 @inline(never) func convQuadOAVX512_N2B2(_ a: ConvMicroArgs) {
     var c0_0 = _mm512_setzero_si512()
     var c1_0 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2335,9 +2335,9 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w0 = _mm512_loadu_si512(wp + 0)
-            let b0 = _mm512_xor_si512(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm512_dpbusd_epi32(c0_0, b0, w0)
-            let b1 = _mm512_xor_si512(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm512_dpbusd_epi32(c1_0, b1, w0)
             wp += 64; o &+= 4
         }
@@ -2350,7 +2350,7 @@ import SRVMKernelsCommon
     var c0_0 = _mm512_setzero_si512()
     var c1_0 = _mm512_setzero_si512()
     var c2_0 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2359,11 +2359,11 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w0 = _mm512_loadu_si512(wp + 0)
-            let b0 = _mm512_xor_si512(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm512_dpbusd_epi32(c0_0, b0, w0)
-            let b1 = _mm512_xor_si512(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm512_dpbusd_epi32(c1_0, b1, w0)
-            let b2 = _mm512_xor_si512(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm512_dpbusd_epi32(c2_0, b2, w0)
             wp += 64; o &+= 4
         }
@@ -2378,7 +2378,7 @@ import SRVMKernelsCommon
     var c1_0 = _mm512_setzero_si512()
     var c2_0 = _mm512_setzero_si512()
     var c3_0 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2388,13 +2388,13 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w0 = _mm512_loadu_si512(wp + 0)
-            let b0 = _mm512_xor_si512(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm512_dpbusd_epi32(c0_0, b0, w0)
-            let b1 = _mm512_xor_si512(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm512_dpbusd_epi32(c1_0, b1, w0)
-            let b2 = _mm512_xor_si512(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm512_dpbusd_epi32(c2_0, b2, w0)
-            let b3 = _mm512_xor_si512(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm512_add_epi8(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3_0 = _mm512_dpbusd_epi32(c3_0, b3, w0)
             wp += 64; o &+= 4
         }
@@ -2411,7 +2411,7 @@ import SRVMKernelsCommon
     var c2_0 = _mm512_setzero_si512()
     var c3_0 = _mm512_setzero_si512()
     var c4_0 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2422,15 +2422,15 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w0 = _mm512_loadu_si512(wp + 0)
-            let b0 = _mm512_xor_si512(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm512_dpbusd_epi32(c0_0, b0, w0)
-            let b1 = _mm512_xor_si512(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm512_dpbusd_epi32(c1_0, b1, w0)
-            let b2 = _mm512_xor_si512(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm512_dpbusd_epi32(c2_0, b2, w0)
-            let b3 = _mm512_xor_si512(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm512_add_epi8(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3_0 = _mm512_dpbusd_epi32(c3_0, b3, w0)
-            let b4 = _mm512_xor_si512(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b4 = _mm512_add_epi8(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c4_0 = _mm512_dpbusd_epi32(c4_0, b4, w0)
             wp += 64; o &+= 4
         }
@@ -2449,7 +2449,7 @@ import SRVMKernelsCommon
     var c3_0 = _mm512_setzero_si512()
     var c4_0 = _mm512_setzero_si512()
     var c5_0 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2461,17 +2461,17 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w0 = _mm512_loadu_si512(wp + 0)
-            let b0 = _mm512_xor_si512(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm512_dpbusd_epi32(c0_0, b0, w0)
-            let b1 = _mm512_xor_si512(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm512_dpbusd_epi32(c1_0, b1, w0)
-            let b2 = _mm512_xor_si512(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm512_dpbusd_epi32(c2_0, b2, w0)
-            let b3 = _mm512_xor_si512(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm512_add_epi8(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3_0 = _mm512_dpbusd_epi32(c3_0, b3, w0)
-            let b4 = _mm512_xor_si512(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b4 = _mm512_add_epi8(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c4_0 = _mm512_dpbusd_epi32(c4_0, b4, w0)
-            let b5 = _mm512_xor_si512(_mm512_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b5 = _mm512_add_epi8(_mm512_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c5_0 = _mm512_dpbusd_epi32(c5_0, b5, w0)
             wp += 64; o &+= 4
         }
@@ -2492,7 +2492,7 @@ import SRVMKernelsCommon
     var c4_0 = _mm512_setzero_si512()
     var c5_0 = _mm512_setzero_si512()
     var c6_0 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2505,19 +2505,19 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w0 = _mm512_loadu_si512(wp + 0)
-            let b0 = _mm512_xor_si512(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm512_dpbusd_epi32(c0_0, b0, w0)
-            let b1 = _mm512_xor_si512(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm512_dpbusd_epi32(c1_0, b1, w0)
-            let b2 = _mm512_xor_si512(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm512_dpbusd_epi32(c2_0, b2, w0)
-            let b3 = _mm512_xor_si512(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm512_add_epi8(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3_0 = _mm512_dpbusd_epi32(c3_0, b3, w0)
-            let b4 = _mm512_xor_si512(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b4 = _mm512_add_epi8(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c4_0 = _mm512_dpbusd_epi32(c4_0, b4, w0)
-            let b5 = _mm512_xor_si512(_mm512_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b5 = _mm512_add_epi8(_mm512_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c5_0 = _mm512_dpbusd_epi32(c5_0, b5, w0)
-            let b6 = _mm512_xor_si512(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b6 = _mm512_add_epi8(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c6_0 = _mm512_dpbusd_epi32(c6_0, b6, w0)
             wp += 64; o &+= 4
         }
@@ -2540,7 +2540,7 @@ import SRVMKernelsCommon
     var c5_0 = _mm512_setzero_si512()
     var c6_0 = _mm512_setzero_si512()
     var c7_0 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2554,21 +2554,21 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w0 = _mm512_loadu_si512(wp + 0)
-            let b0 = _mm512_xor_si512(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm512_dpbusd_epi32(c0_0, b0, w0)
-            let b1 = _mm512_xor_si512(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm512_dpbusd_epi32(c1_0, b1, w0)
-            let b2 = _mm512_xor_si512(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm512_dpbusd_epi32(c2_0, b2, w0)
-            let b3 = _mm512_xor_si512(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm512_add_epi8(_mm512_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3_0 = _mm512_dpbusd_epi32(c3_0, b3, w0)
-            let b4 = _mm512_xor_si512(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b4 = _mm512_add_epi8(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c4_0 = _mm512_dpbusd_epi32(c4_0, b4, w0)
-            let b5 = _mm512_xor_si512(_mm512_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b5 = _mm512_add_epi8(_mm512_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c5_0 = _mm512_dpbusd_epi32(c5_0, b5, w0)
-            let b6 = _mm512_xor_si512(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b6 = _mm512_add_epi8(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c6_0 = _mm512_dpbusd_epi32(c6_0, b6, w0)
-            let b7 = _mm512_xor_si512(_mm512_set1_epi32(x7.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b7 = _mm512_add_epi8(_mm512_set1_epi32(x7.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c7_0 = _mm512_dpbusd_epi32(c7_0, b7, w0)
             wp += 64; o &+= 4
         }
@@ -2585,7 +2585,7 @@ import SRVMKernelsCommon
 
 @inline(never) func convQuadOAVX512_P1B1(_ a: ConvMicroArgs) {
     var c0 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2593,7 +2593,7 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w = _mm512_broadcast_i64x4(_mm256_loadu_si256(wp.assumingMemoryBound(to: __m256i.self)))
-            let b0 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0 = _mm512_dpbusd_epi32(c0, b0, w)
             wp += 32; o &+= 4
         }
@@ -2604,7 +2604,7 @@ import SRVMKernelsCommon
 @inline(never) func convQuadOAVX512_P2B1(_ a: ConvMicroArgs) {
     var c0 = _mm512_setzero_si512()
     var c1 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2614,9 +2614,9 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w = _mm512_broadcast_i64x4(_mm256_loadu_si256(wp.assumingMemoryBound(to: __m256i.self)))
-            let b0 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0 = _mm512_dpbusd_epi32(c0, b0, w)
-            let b1 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1 = _mm512_dpbusd_epi32(c1, b1, w)
             wp += 32; o &+= 4
         }
@@ -2629,7 +2629,7 @@ import SRVMKernelsCommon
     var c0 = _mm512_setzero_si512()
     var c1 = _mm512_setzero_si512()
     var c2 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2641,11 +2641,11 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w = _mm512_broadcast_i64x4(_mm256_loadu_si256(wp.assumingMemoryBound(to: __m256i.self)))
-            let b0 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0 = _mm512_dpbusd_epi32(c0, b0, w)
-            let b1 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1 = _mm512_dpbusd_epi32(c1, b1, w)
-            let b2 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2 = _mm512_dpbusd_epi32(c2, b2, w)
             wp += 32; o &+= 4
         }
@@ -2660,7 +2660,7 @@ import SRVMKernelsCommon
     var c1 = _mm512_setzero_si512()
     var c2 = _mm512_setzero_si512()
     var c3 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2674,13 +2674,13 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w = _mm512_broadcast_i64x4(_mm256_loadu_si256(wp.assumingMemoryBound(to: __m256i.self)))
-            let b0 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0 = _mm512_dpbusd_epi32(c0, b0, w)
-            let b1 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1 = _mm512_dpbusd_epi32(c1, b1, w)
-            let b2 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2 = _mm512_dpbusd_epi32(c2, b2, w)
-            let b3 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x7.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x7.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3 = _mm512_dpbusd_epi32(c3, b3, w)
             wp += 32; o &+= 4
         }
@@ -2697,7 +2697,7 @@ import SRVMKernelsCommon
     var c2 = _mm512_setzero_si512()
     var c3 = _mm512_setzero_si512()
     var c4 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2713,15 +2713,15 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w = _mm512_broadcast_i64x4(_mm256_loadu_si256(wp.assumingMemoryBound(to: __m256i.self)))
-            let b0 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0 = _mm512_dpbusd_epi32(c0, b0, w)
-            let b1 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1 = _mm512_dpbusd_epi32(c1, b1, w)
-            let b2 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2 = _mm512_dpbusd_epi32(c2, b2, w)
-            let b3 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x7.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x7.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3 = _mm512_dpbusd_epi32(c3, b3, w)
-            let b4 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x8.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x9.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b4 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x8.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x9.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c4 = _mm512_dpbusd_epi32(c4, b4, w)
             wp += 32; o &+= 4
         }
@@ -2740,7 +2740,7 @@ import SRVMKernelsCommon
     var c3 = _mm512_setzero_si512()
     var c4 = _mm512_setzero_si512()
     var c5 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2758,17 +2758,17 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w = _mm512_broadcast_i64x4(_mm256_loadu_si256(wp.assumingMemoryBound(to: __m256i.self)))
-            let b0 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0 = _mm512_dpbusd_epi32(c0, b0, w)
-            let b1 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1 = _mm512_dpbusd_epi32(c1, b1, w)
-            let b2 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2 = _mm512_dpbusd_epi32(c2, b2, w)
-            let b3 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x7.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x7.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3 = _mm512_dpbusd_epi32(c3, b3, w)
-            let b4 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x8.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x9.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b4 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x8.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x9.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c4 = _mm512_dpbusd_epi32(c4, b4, w)
-            let b5 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x10.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x11.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b5 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x10.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x11.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c5 = _mm512_dpbusd_epi32(c5, b5, w)
             wp += 32; o &+= 4
         }
@@ -2789,7 +2789,7 @@ import SRVMKernelsCommon
     var c4 = _mm512_setzero_si512()
     var c5 = _mm512_setzero_si512()
     var c6 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2809,19 +2809,19 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w = _mm512_broadcast_i64x4(_mm256_loadu_si256(wp.assumingMemoryBound(to: __m256i.self)))
-            let b0 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0 = _mm512_dpbusd_epi32(c0, b0, w)
-            let b1 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1 = _mm512_dpbusd_epi32(c1, b1, w)
-            let b2 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2 = _mm512_dpbusd_epi32(c2, b2, w)
-            let b3 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x7.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x7.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3 = _mm512_dpbusd_epi32(c3, b3, w)
-            let b4 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x8.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x9.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b4 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x8.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x9.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c4 = _mm512_dpbusd_epi32(c4, b4, w)
-            let b5 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x10.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x11.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b5 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x10.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x11.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c5 = _mm512_dpbusd_epi32(c5, b5, w)
-            let b6 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x12.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x13.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b6 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x12.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x13.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c6 = _mm512_dpbusd_epi32(c6, b6, w)
             wp += 32; o &+= 4
         }
@@ -2844,7 +2844,7 @@ import SRVMKernelsCommon
     var c5 = _mm512_setzero_si512()
     var c6 = _mm512_setzero_si512()
     var c7 = _mm512_setzero_si512()
-    let flip = _mm512_set1_epi8(-128)
+    let shift = _mm512_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -2866,21 +2866,21 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w = _mm512_broadcast_i64x4(_mm256_loadu_si256(wp.assumingMemoryBound(to: __m256i.self)))
-            let b0 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0 = _mm512_dpbusd_epi32(c0, b0, w)
-            let b1 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1 = _mm512_dpbusd_epi32(c1, b1, w)
-            let b2 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2 = _mm512_dpbusd_epi32(c2, b2, w)
-            let b3 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x7.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x6.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x7.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3 = _mm512_dpbusd_epi32(c3, b3, w)
-            let b4 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x8.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x9.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b4 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x8.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x9.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c4 = _mm512_dpbusd_epi32(c4, b4, w)
-            let b5 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x10.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x11.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b5 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x10.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x11.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c5 = _mm512_dpbusd_epi32(c5, b5, w)
-            let b6 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x12.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x13.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b6 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x12.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x13.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c6 = _mm512_dpbusd_epi32(c6, b6, w)
-            let b7 = _mm512_xor_si512(_mm512_mask_set1_epi32(_mm512_set1_epi32(x14.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x15.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b7 = _mm512_add_epi8(_mm512_mask_set1_epi32(_mm512_set1_epi32(x14.loadUnaligned(fromByteOffset: o, as: Int32.self)), 0xFF00, x15.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c7 = _mm512_dpbusd_epi32(c7, b7, w)
             wp += 32; o &+= 4
         }

@@ -7,9 +7,10 @@ public enum ConvMicroKind: Sendable {
     case quadUnsigned
     /// Signed i8 sources: |x| is the unsigned operand and x's sign moves onto the weight.
     case quadSigned
-    /// Signed i8 sources read as the unsigned byte x + 128 (the sign bit flipped), with
-    /// 128·Σw folded out of the bias at prepare time (int32 sums wrap, so this is exact).
-    /// For dot products that take any u8 x s8 quad exactly (vpdpbusd).
+    /// Signed i8 sources read as the unsigned byte x + o (`ConvMicroArgs.sourceOffset`), with
+    /// o·Σw folded out of the bias at prepare time (int32 sums wrap, so this is exact): o = 128
+    /// for dot products that take any u8 x s8 quad (vpdpbusd); o = −(lower bound) for
+    /// vpmaddubsw on small signed sources (4-bit [−7, 7] is read as [0, 14]).
     case quadOffset
 
     /// Input channels one step consumes.
@@ -33,11 +34,13 @@ public struct ConvMicroArgs {
     public var acc: UnsafeMutablePointer<Int32>
     /// Quad kinds: steps between s16 -> s32 flushes (≥ 1).
     public var flushInterval: Int
+    /// .quadOffset: added (mod 256) to every source byte.
+    public var sourceOffset: Int32
 
     public init(pointers: UnsafePointer<UnsafeRawPointer>, taps: Int, steps: Int, channelOffset: Int,
-                weights: UnsafeRawPointer, acc: UnsafeMutablePointer<Int32>, flushInterval: Int) {
+                weights: UnsafeRawPointer, acc: UnsafeMutablePointer<Int32>, flushInterval: Int, sourceOffset: Int32 = 0) {
         self.pointers = pointers; self.taps = taps; self.steps = steps; self.channelOffset = channelOffset
-        self.weights = weights; self.acc = acc; self.flushInterval = flushInterval
+        self.weights = weights; self.acc = acc; self.flushInterval = flushInterval; self.sourceOffset = sourceOffset
     }
 }
 
@@ -68,7 +71,7 @@ public func convMicroPortable(_ kind: ConvMicroKind, pixels: Int, blocks: Int, _
                                 xv = Int32(x.load(fromByteOffset: 4 * s + j, as: Int8.self))
                             case .quadOffset:
                                 wv = Int32(w.load(fromByteOffset: 32 * b + 4 * lane + j, as: Int8.self))
-                                xv = Int32(x.load(fromByteOffset: 4 * s + j, as: Int8.self)) + 128
+                                xv = Int32(UInt8(truncatingIfNeeded: Int32(x.load(fromByteOffset: 4 * s + j, as: Int8.self)) &+ a.sourceOffset))
                             }
                             sum &+= wv &* xv
                         }

@@ -827,14 +827,14 @@ import SRVMKernelsCommon
 
 @inline(never) func convQuadOVNNI_N1M1(_ a: ConvMicroArgs) {
     var c0_0 = _mm256_setzero_si256()
-    let flip = _mm256_set1_epi8(-128)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
         var o = 0
         for _ in 0..<a.steps {
             let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_xor_si256(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm256_dpbusd_avx_epi32(c0_0, b0, w0)
             wp += 32; o &+= 4
         }
@@ -845,7 +845,7 @@ import SRVMKernelsCommon
 @inline(never) func convQuadOVNNI_N1M2(_ a: ConvMicroArgs) {
     var c0_0 = _mm256_setzero_si256()
     var c0_1 = _mm256_setzero_si256()
-    let flip = _mm256_set1_epi8(-128)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -853,7 +853,7 @@ import SRVMKernelsCommon
         for _ in 0..<a.steps {
             let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
             let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_xor_si256(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm256_dpbusd_avx_epi32(c0_0, b0, w0)
             c0_1 = _mm256_dpbusd_avx_epi32(c0_1, b0, w1)
             wp += 64; o &+= 4
@@ -866,7 +866,7 @@ import SRVMKernelsCommon
 @inline(never) func convQuadOVNNI_N2M1(_ a: ConvMicroArgs) {
     var c0_0 = _mm256_setzero_si256()
     var c1_0 = _mm256_setzero_si256()
-    let flip = _mm256_set1_epi8(-128)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -874,9 +874,9 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_xor_si256(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm256_dpbusd_avx_epi32(c0_0, b0, w0)
-            let b1 = _mm256_xor_si256(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm256_dpbusd_avx_epi32(c1_0, b1, w0)
             wp += 32; o &+= 4
         }
@@ -890,7 +890,7 @@ import SRVMKernelsCommon
     var c0_1 = _mm256_setzero_si256()
     var c1_0 = _mm256_setzero_si256()
     var c1_1 = _mm256_setzero_si256()
-    let flip = _mm256_set1_epi8(-128)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -899,10 +899,10 @@ import SRVMKernelsCommon
         for _ in 0..<a.steps {
             let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
             let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_xor_si256(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm256_dpbusd_avx_epi32(c0_0, b0, w0)
             c0_1 = _mm256_dpbusd_avx_epi32(c0_1, b0, w1)
-            let b1 = _mm256_xor_si256(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm256_dpbusd_avx_epi32(c1_0, b1, w0)
             c1_1 = _mm256_dpbusd_avx_epi32(c1_1, b1, w1)
             wp += 64; o &+= 4
@@ -918,7 +918,7 @@ import SRVMKernelsCommon
     var c0_0 = _mm256_setzero_si256()
     var c1_0 = _mm256_setzero_si256()
     var c2_0 = _mm256_setzero_si256()
-    let flip = _mm256_set1_epi8(-128)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -927,11 +927,11 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_xor_si256(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm256_dpbusd_avx_epi32(c0_0, b0, w0)
-            let b1 = _mm256_xor_si256(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm256_dpbusd_avx_epi32(c1_0, b1, w0)
-            let b2 = _mm256_xor_si256(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm256_dpbusd_avx_epi32(c2_0, b2, w0)
             wp += 32; o &+= 4
         }
@@ -948,7 +948,7 @@ import SRVMKernelsCommon
     var c1_1 = _mm256_setzero_si256()
     var c2_0 = _mm256_setzero_si256()
     var c2_1 = _mm256_setzero_si256()
-    let flip = _mm256_set1_epi8(-128)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -958,13 +958,13 @@ import SRVMKernelsCommon
         for _ in 0..<a.steps {
             let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
             let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_xor_si256(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm256_dpbusd_avx_epi32(c0_0, b0, w0)
             c0_1 = _mm256_dpbusd_avx_epi32(c0_1, b0, w1)
-            let b1 = _mm256_xor_si256(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm256_dpbusd_avx_epi32(c1_0, b1, w0)
             c1_1 = _mm256_dpbusd_avx_epi32(c1_1, b1, w1)
-            let b2 = _mm256_xor_si256(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm256_dpbusd_avx_epi32(c2_0, b2, w0)
             c2_1 = _mm256_dpbusd_avx_epi32(c2_1, b2, w1)
             wp += 64; o &+= 4
@@ -983,7 +983,7 @@ import SRVMKernelsCommon
     var c1_0 = _mm256_setzero_si256()
     var c2_0 = _mm256_setzero_si256()
     var c3_0 = _mm256_setzero_si256()
-    let flip = _mm256_set1_epi8(-128)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -993,13 +993,13 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_xor_si256(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm256_dpbusd_avx_epi32(c0_0, b0, w0)
-            let b1 = _mm256_xor_si256(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm256_dpbusd_avx_epi32(c1_0, b1, w0)
-            let b2 = _mm256_xor_si256(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm256_dpbusd_avx_epi32(c2_0, b2, w0)
-            let b3 = _mm256_xor_si256(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm256_add_epi8(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3_0 = _mm256_dpbusd_avx_epi32(c3_0, b3, w0)
             wp += 32; o &+= 4
         }
@@ -1019,7 +1019,7 @@ import SRVMKernelsCommon
     var c2_1 = _mm256_setzero_si256()
     var c3_0 = _mm256_setzero_si256()
     var c3_1 = _mm256_setzero_si256()
-    let flip = _mm256_set1_epi8(-128)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -1030,16 +1030,16 @@ import SRVMKernelsCommon
         for _ in 0..<a.steps {
             let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
             let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_xor_si256(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm256_dpbusd_avx_epi32(c0_0, b0, w0)
             c0_1 = _mm256_dpbusd_avx_epi32(c0_1, b0, w1)
-            let b1 = _mm256_xor_si256(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm256_dpbusd_avx_epi32(c1_0, b1, w0)
             c1_1 = _mm256_dpbusd_avx_epi32(c1_1, b1, w1)
-            let b2 = _mm256_xor_si256(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm256_dpbusd_avx_epi32(c2_0, b2, w0)
             c2_1 = _mm256_dpbusd_avx_epi32(c2_1, b2, w1)
-            let b3 = _mm256_xor_si256(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm256_add_epi8(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3_0 = _mm256_dpbusd_avx_epi32(c3_0, b3, w0)
             c3_1 = _mm256_dpbusd_avx_epi32(c3_1, b3, w1)
             wp += 64; o &+= 4
@@ -1061,7 +1061,7 @@ import SRVMKernelsCommon
     var c2_0 = _mm256_setzero_si256()
     var c3_0 = _mm256_setzero_si256()
     var c4_0 = _mm256_setzero_si256()
-    let flip = _mm256_set1_epi8(-128)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -1072,15 +1072,15 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_xor_si256(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm256_dpbusd_avx_epi32(c0_0, b0, w0)
-            let b1 = _mm256_xor_si256(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm256_dpbusd_avx_epi32(c1_0, b1, w0)
-            let b2 = _mm256_xor_si256(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm256_dpbusd_avx_epi32(c2_0, b2, w0)
-            let b3 = _mm256_xor_si256(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm256_add_epi8(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3_0 = _mm256_dpbusd_avx_epi32(c3_0, b3, w0)
-            let b4 = _mm256_xor_si256(_mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b4 = _mm256_add_epi8(_mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c4_0 = _mm256_dpbusd_avx_epi32(c4_0, b4, w0)
             wp += 32; o &+= 4
         }
@@ -1103,7 +1103,7 @@ import SRVMKernelsCommon
     var c3_1 = _mm256_setzero_si256()
     var c4_0 = _mm256_setzero_si256()
     var c4_1 = _mm256_setzero_si256()
-    let flip = _mm256_set1_epi8(-128)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -1115,19 +1115,19 @@ import SRVMKernelsCommon
         for _ in 0..<a.steps {
             let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
             let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_xor_si256(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm256_dpbusd_avx_epi32(c0_0, b0, w0)
             c0_1 = _mm256_dpbusd_avx_epi32(c0_1, b0, w1)
-            let b1 = _mm256_xor_si256(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm256_dpbusd_avx_epi32(c1_0, b1, w0)
             c1_1 = _mm256_dpbusd_avx_epi32(c1_1, b1, w1)
-            let b2 = _mm256_xor_si256(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm256_dpbusd_avx_epi32(c2_0, b2, w0)
             c2_1 = _mm256_dpbusd_avx_epi32(c2_1, b2, w1)
-            let b3 = _mm256_xor_si256(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm256_add_epi8(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3_0 = _mm256_dpbusd_avx_epi32(c3_0, b3, w0)
             c3_1 = _mm256_dpbusd_avx_epi32(c3_1, b3, w1)
-            let b4 = _mm256_xor_si256(_mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b4 = _mm256_add_epi8(_mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c4_0 = _mm256_dpbusd_avx_epi32(c4_0, b4, w0)
             c4_1 = _mm256_dpbusd_avx_epi32(c4_1, b4, w1)
             wp += 64; o &+= 4
@@ -1152,7 +1152,7 @@ import SRVMKernelsCommon
     var c3_0 = _mm256_setzero_si256()
     var c4_0 = _mm256_setzero_si256()
     var c5_0 = _mm256_setzero_si256()
-    let flip = _mm256_set1_epi8(-128)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -1164,17 +1164,17 @@ import SRVMKernelsCommon
         var o = 0
         for _ in 0..<a.steps {
             let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_xor_si256(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm256_dpbusd_avx_epi32(c0_0, b0, w0)
-            let b1 = _mm256_xor_si256(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm256_dpbusd_avx_epi32(c1_0, b1, w0)
-            let b2 = _mm256_xor_si256(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm256_dpbusd_avx_epi32(c2_0, b2, w0)
-            let b3 = _mm256_xor_si256(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm256_add_epi8(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3_0 = _mm256_dpbusd_avx_epi32(c3_0, b3, w0)
-            let b4 = _mm256_xor_si256(_mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b4 = _mm256_add_epi8(_mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c4_0 = _mm256_dpbusd_avx_epi32(c4_0, b4, w0)
-            let b5 = _mm256_xor_si256(_mm256_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b5 = _mm256_add_epi8(_mm256_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c5_0 = _mm256_dpbusd_avx_epi32(c5_0, b5, w0)
             wp += 32; o &+= 4
         }
@@ -1200,7 +1200,7 @@ import SRVMKernelsCommon
     var c4_1 = _mm256_setzero_si256()
     var c5_0 = _mm256_setzero_si256()
     var c5_1 = _mm256_setzero_si256()
-    let flip = _mm256_set1_epi8(-128)
+    let shift = _mm256_set1_epi8(Int8(truncatingIfNeeded: a.sourceOffset))
     var wp = a.weights
     for t in 0..<a.taps {
         let x0 = a.pointers[0 &* a.taps &+ t] + a.channelOffset
@@ -1213,22 +1213,22 @@ import SRVMKernelsCommon
         for _ in 0..<a.steps {
             let w0 = _mm256_loadu_si256((wp + 0).assumingMemoryBound(to: __m256i.self))
             let w1 = _mm256_loadu_si256((wp + 32).assumingMemoryBound(to: __m256i.self))
-            let b0 = _mm256_xor_si256(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b0 = _mm256_add_epi8(_mm256_set1_epi32(x0.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c0_0 = _mm256_dpbusd_avx_epi32(c0_0, b0, w0)
             c0_1 = _mm256_dpbusd_avx_epi32(c0_1, b0, w1)
-            let b1 = _mm256_xor_si256(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b1 = _mm256_add_epi8(_mm256_set1_epi32(x1.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c1_0 = _mm256_dpbusd_avx_epi32(c1_0, b1, w0)
             c1_1 = _mm256_dpbusd_avx_epi32(c1_1, b1, w1)
-            let b2 = _mm256_xor_si256(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b2 = _mm256_add_epi8(_mm256_set1_epi32(x2.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c2_0 = _mm256_dpbusd_avx_epi32(c2_0, b2, w0)
             c2_1 = _mm256_dpbusd_avx_epi32(c2_1, b2, w1)
-            let b3 = _mm256_xor_si256(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b3 = _mm256_add_epi8(_mm256_set1_epi32(x3.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c3_0 = _mm256_dpbusd_avx_epi32(c3_0, b3, w0)
             c3_1 = _mm256_dpbusd_avx_epi32(c3_1, b3, w1)
-            let b4 = _mm256_xor_si256(_mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b4 = _mm256_add_epi8(_mm256_set1_epi32(x4.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c4_0 = _mm256_dpbusd_avx_epi32(c4_0, b4, w0)
             c4_1 = _mm256_dpbusd_avx_epi32(c4_1, b4, w1)
-            let b5 = _mm256_xor_si256(_mm256_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), flip)
+            let b5 = _mm256_add_epi8(_mm256_set1_epi32(x5.loadUnaligned(fromByteOffset: o, as: Int32.self)), shift)
             c5_0 = _mm256_dpbusd_avx_epi32(c5_0, b5, w0)
             c5_1 = _mm256_dpbusd_avx_epi32(c5_1, b5, w1)
             wp += 64; o &+= 4

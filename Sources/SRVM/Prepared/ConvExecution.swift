@@ -99,7 +99,7 @@ extension PreparedConv {
                     while x0 < Wo {
                         let nr = min(maxPixels, Wo - x0)
                         let args = ConvMicroArgs(pointers: pointers + x0 * T, taps: T, steps: stepsPerTap, channelOffset: channelOffset,
-                                                 weights: weightsBase, acc: acc, flushInterval: flushInterval)
+                                                 weights: weightsBase, acc: acc, flushInterval: flushInterval, sourceOffset: sourceOffset)
                         switch isa {
                         case .portable: convMicroPortable(kind, pixels: nr, blocks: chunk.blocks, args)
                         #if arch(x86_64)

@@ -13,6 +13,8 @@ final class PreparedConv {
     let flushInterval: Int
     /// Pair kind on a byte source: input rows are widened to s16 (a few rows per thread).
     let widensSource: Bool
+    /// .quadOffset: what the tiles add to every source byte (its o·Σw is out of the bias).
+    let sourceOffset: Int32
     let groups: Int, groupInputs: Int, groupOutputs: Int
     let blocksPerGroup: Int, stepsPerTap: Int, taps: Int
     /// Register-tile chunks: (group, first block, blocks 1 or 2, byte offset of its weights).
@@ -41,23 +43,26 @@ final class PreparedConv {
         let interval = pairBound == 0 ? 1 << 20 : min(1 << 20, 32767 / pairBound)
         let byteSource = source.type == .u8 || source.type == .i8
         let noMinWeight = !w.contains(-128)   // vpsignb cannot negate -128
+        // vpmaddubsw's s16 partial sums of sources shifted by `o` (x + o ≥ 0): steps before a flush.
+        func steps(shiftedMax: Int) -> Int { shiftedMax * maxW == 0 ? 1 << 20 : min(1 << 20, 32767 / (2 * shiftedMax * maxW)) }
+        let offsetInterval = lo < 0 ? steps(shiftedMax: Int(hi) - Int(lo)) : 0
         if isa.hasDotProducts && byteSource {
             // vpdpbusd sums u8 x s8 quads straight into int32: exact for every byte operand;
             // signed bytes are read with their sign bit flipped (x + 128), see `.quadOffset`.
             kind = lo >= 0 ? .quadUnsigned : .quadOffset
+            sourceOffset = lo >= 0 ? 0 : 128
             flushInterval = 1 << 20
             widensSource = false
-        } else if !isa.hasDotProducts && byteSource && interval >= 2 && (lo >= 0 || noMinWeight) {
-            kind = lo >= 0 ? .quadUnsigned : .quadSigned
-            flushInterval = interval
-            widensSource = false
-        } else if !isa.hasDotProducts && byteSource && interval == 1 && (lo >= 0 || noMinWeight) {
-            // One vpmaddubsw pair fits s16 but two do not: widen every step (vpmaddwd by ones).
-            kind = lo >= 0 ? .quadUnsigned : .quadSigned
-            flushInterval = 1
-            widensSource = false
+        } else if byteSource && lo >= 0 && interval >= 1 {
+            // u8: s16 partial sums flushed every `interval` steps (1: every step, vpmaddwd by ones).
+            kind = .quadUnsigned; sourceOffset = 0; flushInterval = interval; widensSource = false
+        } else if byteSource && lo < 0 && offsetInterval >= 2 {
+            // Small signed sources (4-bit): x − lo is a small unsigned byte, one vpaddb per broadcast.
+            kind = .quadOffset; sourceOffset = -lo; flushInterval = offsetInterval; widensSource = false
+        } else if byteSource && lo < 0 && interval >= 1 && noMinWeight {
+            kind = .quadSigned; sourceOffset = 0; flushInterval = interval; widensSource = false
         } else {
-            kind = .pair; flushInterval = 1; widensSource = byteSource
+            kind = .pair; sourceOffset = 0; flushInterval = 1; widensSource = byteSource
         }
         let k = kind.channelsPerStep
         stepsPerTap = (groupInputs + k - 1) / k
@@ -105,14 +110,14 @@ final class PreparedConv {
         }
 
         let bpg = blocksPerGroup
-        // .quadOffset sums (x + 128)·w: take 128·Σw out of each bias (wrapping, as the sums do).
+        // .quadOffset sums (x + o)·w: take o·Σw out of each bias (wrapping, as the sums do).
         var adjustedBias = bias
         if kind == .quadOffset {
             let perOutput = cg * taps
             for o in 0..<O {
                 var sum: Int32 = 0
                 for i in 0..<perOutput { sum &+= w[o * perOutput + i] }
-                adjustedBias[o] = bias[o] &- 128 &* sum
+                adjustedBias[o] = bias[o] &- sourceOffset &* sum
             }
         }
         requant = RequantTableStorage(r, paddedChannels: G * bpg * 8, bias: adjustedBias) { i in
