@@ -55,3 +55,22 @@ public func requantizeStoreAVX2(_ acc: UnsafePointer<Int32>, _ t: RequantTables,
     storeLanesAVX2(requantizeLanesAVX2(x, t, channel: c), out, count: count, type: type)
 }
 #endif
+
+#if arch(x86_64)
+/// A whole register tile's epilogue in one call: `pixels` × `blocks` blocks of 8 int32 sums
+/// (`acc` as [pixel][block·8 + lane]) requantized with channels `channel ..< channel + 8·blocks`
+/// of `t` and stored at `out` (pixel p at `out + p·pixelBytes`), only the first
+/// `validChannels` channels (a group's last block may be partial).
+public func requantizeTileAVX2(_ acc: UnsafePointer<Int32>, pixels: Int, blocks: Int, _ t: RequantTables, channel: Int,
+                               validChannels: Int, out: UnsafeMutableRawPointer, pixelBytes: Int, type: StorageType) {
+    let eb = type.byteWidth
+    for p in 0..<pixels {
+        for m in 0..<blocks {
+            let count = min(8, validChannels - m * 8)
+            if count <= 0 { break }
+            let x = _mm256_loadu_si256(UnsafeRawPointer(acc + (p * blocks + m) * 8).assumingMemoryBound(to: __m256i.self))
+            storeLanesAVX2(requantizeLanesAVX2(x, t, channel: channel + m * 8), out + p * pixelBytes + m * 8 * eb, count: count, type: type)
+        }
+    }
+}
+#endif

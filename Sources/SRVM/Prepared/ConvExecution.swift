@@ -110,6 +110,17 @@ extension PreparedConv {
                         case .avx2, .vnni, .avx512: convMicroPortable(kind, pixels: nr, blocks: chunk.blocks, args)
                         #endif
                         }
+                        #if arch(x86_64)
+                        if isa.hasAVX2 {
+                            let c = (chunk.group * blocksPerGroup + chunk.firstBlock) * 8
+                            let out = outRow + (x0 * dstLayout.stride + chunk.group * groupOutputs + chunk.firstBlock * 8) * dstBytes
+                            requantizeTileAVX2(acc, pixels: nr, blocks: chunk.blocks, tables, channel: c,
+                                               validChannels: groupOutputs - chunk.firstBlock * 8, out: out,
+                                               pixelBytes: dstLayout.stride * dstBytes, type: dstType)
+                            x0 += nr
+                            continue
+                        }
+                        #endif
                         for p in 0..<nr {
                             for m in 0..<chunk.blocks {
                                 let bj = chunk.firstBlock + m
@@ -117,12 +128,6 @@ extension PreparedConv {
                                 let out = outRow + ((x0 + p) * dstLayout.stride + chunk.group * groupOutputs + bj * 8) * dstBytes
                                 let lanes = UnsafePointer(acc + (p * chunk.blocks + m) * 8)
                                 let c = (chunk.group * blocksPerGroup + bj) * 8
-                                #if arch(x86_64)
-                                if isa.hasAVX2 {
-                                    requantizeStoreAVX2(lanes, tables, channel: c, count: count, out: out, type: dstType)
-                                    continue
-                                }
-                                #endif
                                 requantizeStorePortable(lanes, tables, channel: c, count: count, out: out, type: dstType)
                             }
                         }
