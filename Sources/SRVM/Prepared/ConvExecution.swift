@@ -58,6 +58,16 @@ extension PreparedConv {
         let pointers = UnsafeMutablePointer<UnsafeRawPointer>.allocate(capacity: (Wo + 1) * T)
         defer { pointers.deallocate() }
         for t in 0..<T { pointers[Wo * T + t] = pad }
+        // `gathers`: one row of gathered vectors (taps × channels, zero past them), one spare pixel.
+        let C = srcLayout.channels
+        let gatherBytes = gathers ? stepsPerTap * kind.channelsPerStep * eb : 0
+        let gathered = UnsafeMutableRawPointer.allocate(byteCount: max(64, (Wo + 1) * gatherBytes + 64), alignment: 64)
+        defer { gathered.deallocate() }
+        if gathers {
+            gathered.initializeMemory(as: UInt8.self, repeating: 0, count: (Wo + 1) * gatherBytes + 64)
+            for x in 0...Wo { pointers[x] = UnsafeRawPointer(gathered + x * gatherBytes) }
+        }
+        let sourceBytes = srcLayout.stride * sourceType.byteWidth
         let acc = UnsafeMutablePointer<Int32>.allocate(capacity: 16 * 4 * 8)
         defer { acc.deallocate() }
         let stagedRows = widensSource ? (rowsPerChunk - 1) * sy + (kh - 1) * dy + 1 : 0
@@ -77,6 +87,28 @@ extension PreparedConv {
                 }
             }
             for y in yc..<ye {
+                if gathers {
+                    for x in 0..<Wo {
+                        let out = gathered + x * gatherBytes
+                        for ky in 0..<kh {
+                            let iy = y * sy - pt + ky * dy
+                            for kx in 0..<kw {
+                                let ix = x * sx - pl + kx * dx
+                                let e = (ky * kw + kx) * C
+                                if iy >= 0 && iy < H && ix >= 0 && ix < W {
+                                    let px = src + (iy * W + ix) * sourceBytes
+                                    if eb == 1 {
+                                        for c in 0..<C { out.storeBytes(of: px.load(fromByteOffset: c, as: UInt8.self), toByteOffset: e + c, as: UInt8.self) }
+                                    } else {
+                                        for c in 0..<C { out.storeBytes(of: Int16(loadElement(px, c, sourceType)), toByteOffset: 2 * (e + c), as: Int16.self) }
+                                    }
+                                } else {
+                                    (out + e * eb).copyMemory(from: pad, byteCount: C * eb)
+                                }
+                            }
+                        }
+                    }
+                } else {
                 for ky in 0..<kh {
                     let iy = y * sy - pt + ky * dy
                     let inside = iy >= 0 && iy < H
@@ -90,6 +122,7 @@ extension PreparedConv {
                         }
                     }
                 }
+                }
                 let outRow = dst + pixelOffset(dstLayout, y, 0)
                 for chunk in chunks {
                     let weightsBase = UnsafeRawPointer(weights + chunk.weightOffset)
@@ -98,7 +131,7 @@ extension PreparedConv {
                     var x0 = 0
                     while x0 < Wo {
                         let nr = min(maxPixels, Wo - x0)
-                        let args = ConvMicroArgs(pointers: pointers + x0 * T, taps: T, steps: stepsPerTap, channelOffset: channelOffset,
+                        let args = ConvMicroArgs(pointers: pointers + x0 * tileTaps, taps: tileTaps, steps: stepsPerTap, channelOffset: channelOffset,
                                                  weights: weightsBase, acc: acc, flushInterval: flushInterval, sourceOffset: sourceOffset)
                         switch isa {
                         case .portable: convMicroPortable(kind, pixels: nr, blocks: chunk.blocks, args)

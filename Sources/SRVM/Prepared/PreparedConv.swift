@@ -17,6 +17,12 @@ final class PreparedConv {
     let sourceOffset: Int32
     let groups: Int, groupInputs: Int, groupOutputs: Int
     let blocksPerGroup: Int, stepsPerTap: Int, taps: Int
+    /// Few input channels (RGB heads): each output pixel's taps × channels are gathered into
+    /// one contiguous vector per row (im2col), so the tiles run one long tap instead of many
+    /// one-step taps; weights are packed as a 1x1 conv over (tap, channel).
+    let gathers: Bool
+    /// Taps the tiles loop over (1 when `gathers`).
+    let tileTaps: Int
     /// Register-tile chunks: (group, first block, blocks 1 or 2, byte offset of its weights).
     let chunks: [(group: Int, firstBlock: Int, blocks: Int, weightOffset: Int)]
     let weights: UnsafeMutableRawPointer
@@ -46,31 +52,35 @@ final class PreparedConv {
         // vpmaddubsw's s16 partial sums of sources shifted by `o` (x + o ≥ 0): steps before a flush.
         func steps(shiftedMax: Int) -> Int { shiftedMax * maxW == 0 ? 1 << 20 : min(1 << 20, 32767 / (2 * shiftedMax * maxW)) }
         let offsetInterval = lo < 0 ? steps(shiftedMax: Int(hi) - Int(lo)) : 0
+        var widen = false
         if isa.hasDotProducts && byteSource {
             // vpdpbusd sums u8 x s8 quads straight into int32: exact for every byte operand;
             // signed bytes are read with their sign bit flipped (x + 128), see `.quadOffset`.
             kind = lo >= 0 ? .quadUnsigned : .quadOffset
             sourceOffset = lo >= 0 ? 0 : 128
             flushInterval = 1 << 20
-            widensSource = false
+            widen = false
         } else if byteSource && lo >= 0 && interval >= 1 {
             // u8: s16 partial sums flushed every `interval` steps (1: every step, vpmaddwd by ones).
-            kind = .quadUnsigned; sourceOffset = 0; flushInterval = interval; widensSource = false
+            kind = .quadUnsigned; sourceOffset = 0; flushInterval = interval; widen = false
         } else if byteSource && lo < 0 && offsetInterval >= 2 {
             // Small signed sources (4-bit): x − lo is a small unsigned byte, one vpaddb per broadcast.
-            kind = .quadOffset; sourceOffset = -lo; flushInterval = offsetInterval; widensSource = false
+            kind = .quadOffset; sourceOffset = -lo; flushInterval = offsetInterval; widen = false
         } else if byteSource && lo < 0 && interval >= 1 && noMinWeight {
-            kind = .quadSigned; sourceOffset = 0; flushInterval = interval; widensSource = false
+            kind = .quadSigned; sourceOffset = 0; flushInterval = interval; widen = false
         } else {
-            kind = .pair; sourceOffset = 0; flushInterval = 1; widensSource = byteSource
+            kind = .pair; sourceOffset = 0; flushInterval = 1; widen = byteSource
         }
         let k = kind.channelsPerStep
-        stepsPerTap = (groupInputs + k - 1) / k
+        gathers = G == 1 && taps > 1 && C <= 4
+        tileTaps = gathers ? 1 : taps
+        stepsPerTap = ((gathers ? taps * C : groupInputs) + k - 1) / k
+        widensSource = widen && !gathers   // a gather converts to the operand format itself
 
         // Chunks of up to 2 blocks per group; weights [tap][step][block][lane][k] per chunk.
         var list: [(Int, Int, Int, Int)] = []
         var offset = 0
-        let tapsCount = taps, steps = stepsPerTap
+        let tapsCount = tileTaps, steps = stepsPerTap
         let chunkBytes = { (blocks: Int) in tapsCount * steps * blocks * 32 }
         for g in 0..<G {
             var b = 0
@@ -84,9 +94,10 @@ final class PreparedConv {
         weights = .allocate(byteCount: max(offset, 32), alignment: 64)
         weights.initializeMemory(as: UInt8.self, repeating: 0, count: max(offset, 32))
         let kh = Int(q.kernelHeight), kw = Int(q.kernelWidth), cg = groupInputs, og = groupOutputs
+        let gathered = gathers, T = taps
         for (g, b0, n, base) in chunks {
             var at = base
-            for t in 0..<taps {
+            for t in 0..<tileTaps {
                 let ky = t / kw, kx = t % kw
                 for s in 0..<stepsPerTap {
                     for m in 0..<n {
@@ -95,7 +106,10 @@ final class PreparedConv {
                             for j in 0..<k {
                                 let ic = s * k + j
                                 var v: Int32 = 0
-                                if oj < og && ic < cg { v = w[(((g * og + oj) * cg + ic) * kh + ky) * kw + kx] }
+                                if gathered {
+                                    // Element ic of the gathered vector is tap ic / C, channel ic % C.
+                                    if oj < og && ic < T * cg { v = w[((g * og + oj) * cg + ic % cg) * T + ic / cg] }
+                                } else if oj < og && ic < cg { v = w[(((g * og + oj) * cg + ic) * kh + ky) * kw + kx] }
                                 if kind == .pair {
                                     weights.storeBytes(of: Int16(v), toByteOffset: at + (lane * k + j) * 2, as: Int16.self)
                                 } else {
