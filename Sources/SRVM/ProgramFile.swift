@@ -58,6 +58,7 @@ public func programInfo(_ p: Program, fileBytes: Int, width: Int, height: Int) t
     lines.append("values: \(p.values.count)  slots: \(p.slotCount)")
     let peak = try vm.slotBytes(width: width, height: height).reduce(0, +)
     lines.append("peak activation memory at \(width)x\(height): \(peak) bytes (\(mebibytes(peak)) MiB)")
+    if let kinds = vm.convKernelSummary { lines.append("conv operand formats, --kernels \(kinds)") }
     if m.sourceBytes > 0 && fileBytes > 0 {
         let ratio = Double(m.sourceBytes) / Double(fileBytes)
         let percent = 100 * Double(fileBytes) / Double(m.sourceBytes)

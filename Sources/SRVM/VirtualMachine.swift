@@ -62,6 +62,16 @@ public final class VirtualMachine {
         }
     }
 
+    /// How the prepared engine runs the convs: the kernel set, then each operand format with
+    /// its conv count (SPEC.md §5.6), e.g. "avx512: 16 quadUnsigned, 4 pair"; nil for the reference.
+    public var convKernelSummary: String? {
+        guard let prepared else { return nil }
+        var counts: [String: Int] = [:]
+        for c in prepared.preparedConvs { counts["\(c.kind)" + (c.gathers ? " (gathered)" : ""), default: 0] += 1 }
+        let parts = counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.value) \($0.key)" }
+        return "\(kernels.rawValue): " + parts.joined(separator: ", ")
+    }
+
     /// Multiply-accumulates of one run at `width` x `height` (conv products; for GMAC/s).
     public func multiplyAccumulates(width: Int, height: Int) throws -> Int {
         let s = try shapes(width: width, height: height)

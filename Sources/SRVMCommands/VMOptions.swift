@@ -13,7 +13,9 @@ public struct VMOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("""
         Kernel set: reference (the scalar oracle of SPEC.md §5.3, slow), best (the fastest this CPU \
-        supports), portable (any CPU), avx2 (an error without AVX2). All compute identical outputs.
+        supports: avx512, else vnni, else avx2, else portable), portable (plain Swift, any CPU), avx2, \
+        vnni (AVX2 + AVX-VNNI) or avx512 (AVX-512 VNNI): an error on a CPU without them. All compute \
+        identical outputs.
         """, valueName: "set"))
     public var kernels: KernelSet = .best
 

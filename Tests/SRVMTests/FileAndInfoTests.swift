@@ -38,6 +38,10 @@ final class FileAndInfoTests: XCTestCase {
         let planes: Int = 8 + 8 + 8 + 8 + 8 + 4 + 12 + 12 + 8
         let peak: Int = planes * plane + 16 + 4 * 128 * 128 * 2
         XCTAssertTrue(lines.contains { $0.hasPrefix("peak activation memory at 256x256: \(peak) bytes") }, text)
+        // The prepared engine's operand formats: the four convs counted, on the set this CPU gets.
+        let formats = try XCTUnwrap(lines.first { $0.hasPrefix("conv operand formats, --kernels ") }, text)
+        let counts = formats.split(separator: ":").last!.split(separator: ",").compactMap { Int($0.split(separator: " ").first ?? "") }
+        XCTAssertEqual(counts.reduce(0, +), 4, formats)
         let ratio = String(format: "%.2f", 123_456.0 / Double(bytes.count)), percent = String(format: "%.1f", 100 * Double(bytes.count) / 123_456)
         XCTAssertTrue(lines.contains("compression: float source 123456 bytes -> .qsr \(bytes.count) bytes: \(ratio)x smaller (\(percent)% of the source)"), text)
     }

@@ -31,6 +31,9 @@ final class PreparedProgram {
         }
     }
 
+    /// The prepared convs in program order.
+    var preparedConvs: [PreparedConv] { convs.keys.sorted().map { convs[$0]! } }
+
     /// Bytes of each slot at the VM's layout for this input size.
     func slotBytes(shapes: [(c: Int, h: Int, w: Int)]) -> [Int] {
         var bytes = [Int](repeating: 0, count: program.slotCount)
