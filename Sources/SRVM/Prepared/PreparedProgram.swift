@@ -12,11 +12,19 @@ final class PreparedProgram {
     private var convs: [Int: PreparedConv] = [:]
     private var requants: [Int: RequantTableStorage] = [:]
     private let constants: [[Int32]]
+    /// A depth_to_space right before output_pixels, read by nothing else: it is skipped and
+    /// output_pixels gathers its pixels straight from the depth_to_space source (index of the
+    /// depth_to_space instruction).
+    private var fusedDepthToSpace: Int?
 
     init(program p: Program, isa: PreparedISA) {
         program = p; self.isa = isa
         constants = p.constants.map(\.values)
         let ranges = provenValueRanges(p)
+        let n = p.instructions.count
+        if n >= 2, case let .depthToSpace(d, _, _, _) = p.instructions[n - 2], case let .outputPixels(o) = p.instructions[n - 1], d == o {
+            fusedDepthToSpace = n - 2
+        }
         for (i, ins) in p.instructions.enumerated() {
             switch ins {
             case let .conv(_, src, q, w, _, b, r, pad):
@@ -70,7 +78,12 @@ final class PreparedProgram {
             case .inputPixels:
                 inputPixelsHWC(dst: dst!, dl!, image: image, order: p.metadata.channelOrder)
             case let .outputPixels(src):
-                result = outputPixelsHWC(src: buf(src), lay(src), order: p.metadata.channelOrder)
+                if let f = fusedDepthToSpace, case let .depthToSpace(_, inner, b, crd) = p.instructions[f] {
+                    result = outputPixelsDepthToSpace(src: buf(inner), lay(inner), block: Int(b), crd: crd, out: lay(src),
+                                                      order: p.metadata.channelOrder)
+                } else {
+                    result = outputPixelsHWC(src: buf(src), lay(src), order: p.metadata.channelOrder)
+                }
             case let .conv(_, src, _, _, _, _, _, _):
                 convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: dst!, dstLayout: dl!, isa: isa, threads: threads)
             case let .requantize(_, src, _):
@@ -84,6 +97,8 @@ final class PreparedProgram {
                 concatHWC(dst: dst!, dl!, sources: zip(sources, ms).map { (UnsafeRawPointer(buf($0)), lay($0), $1) }, lo: lo, hi: hi, isa: isa, threads: threads)
             case let .sliceChannels(_, src, start):
                 sliceHWC(dst: dst!, dl!, src: buf(src), lay(src), start: Int(start), threads: threads)
+            case .depthToSpace where index == fusedDepthToSpace && !keep:
+                break   // output_pixels reads through it
             case let .depthToSpace(_, src, b, crd):
                 depthToSpaceHWC(dst: dst!, dl!, src: buf(src), lay(src), block: Int(b), crd: crd, threads: threads)
             case let .reduceMean(_, src, m, lo, hi):
@@ -122,6 +137,40 @@ func inputPixelsHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, image: RGBIm
             for c in 3..<d.stride { out[i * d.stride + c] = 0 }
         }
     }
+}
+
+/// output_pixels of depth_to_space(src): output pixel (y, x) channel c is source pixel
+/// (y / b, x / b) channel c·b² + (y % b)·b + x % b (CRD) or ((y % b)·b + x % b)·3 + c (DCR).
+func outputPixelsDepthToSpace(src: UnsafeRawPointer, _ s: PixelLayout, block b: Int, crd: Bool, out o: PixelLayout,
+                              order: ModelMetadata.ChannelOrder) -> RGBImage {
+    var pixels = [UInt8](repeating: 0, count: o.height * o.width * 3)
+    // The source channel of each (sub-pixel, output byte): RGB bytes in the file's order.
+    var offsets = [Int](repeating: 0, count: b * b * 3)
+    for sub in 0..<(b * b) {
+        for c in 0..<3 { offsets[sub * 3 + (order == .rgb ? c : 2 - c)] = crd ? c * b * b + sub : sub * 3 + c }
+    }
+    offsets.withUnsafeBufferPointer { off in
+        pixels.withUnsafeMutableBufferPointer { out in
+            for sy in 0..<s.height {
+                for i in 0..<b {
+                    let rowOut = (sy * b + i) * o.width
+                    for sx in 0..<s.width {
+                        let base = (sy * s.width + sx) * s.stride
+                        for j in 0..<b {
+                            let dst = (rowOut + sx * b + j) * 3, k = (i * b + j) * 3
+                            if s.type == .u8 {
+                                let p = src.assumingMemoryBound(to: UInt8.self) + base
+                                out[dst] = p[off[k]]; out[dst + 1] = p[off[k + 1]]; out[dst + 2] = p[off[k + 2]]
+                            } else {
+                                for c in 0..<3 { out[dst + c] = UInt8(truncatingIfNeeded: loadElement(src, base + off[k + c], s.type)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return RGBImage(width: o.width, height: o.height, pixels: pixels)
 }
 
 func outputPixelsHWC(src: UnsafeRawPointer, _ s: PixelLayout, order: ModelMetadata.ChannelOrder) -> RGBImage {
