@@ -64,13 +64,13 @@ let package = Package(
                                               "-Xcc", "-mavx512vl", "-Xcc", "-mavx512vnni"])]),
         .target(name: "SRVM", dependencies: ["QSRFormat", "FixedPoint", "SRImage", "SRRuntime", "SRVMKernelsCommon", "SRVMKernelsAVX2",
                                              "SRVMKernelsVNNI", "SRVMKernelsAVX512"]),
-        .target(name: "SRQuant", dependencies: ["SRGraph", "FloatEngine", "FixedPoint", "QSRFormat"]),
+        .target(name: "SRQuant", dependencies: ["SRGraph", "SRRuntime", "FloatEngine", "FixedPoint", "QSRFormat"]),
         .target(name: "SRVMCommands", dependencies: [
             "SRVM", "QSRFormat", "SRImage", "SRRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "SRCommands", dependencies: [
-            "SRImage", "SRGraph", "ONNXImport", "FloatEngine", "FixedPoint", "QSRFormat", "SRVM", "SRQuant", "SRVMCommands",
+            "SRImage", "SRGraph", "SRRuntime", "ONNXImport", "FloatEngine", "FixedPoint", "QSRFormat", "SRVM", "SRQuant", "SRVMCommands",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "srcc", dependencies: ["SRCommands"]),
@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "FixedPointTests", dependencies: ["FixedPoint"]),
         .testTarget(name: "QSRFormatTests", dependencies: ["QSRFormat", "FixedPoint"]),
         .testTarget(name: "SRVMTests", dependencies: ["SRVM", "QSRFormat", "FixedPoint", "SRImage", "SRRuntime", "SRVMKernelsCommon"]),
-        .testTarget(name: "SRQuantTests", dependencies: ["SRQuant", "SRGraph", "FloatEngine", "FixedPoint", "QSRFormat", "SRVM", "ONNXImport", "SRImage"]),
+        .testTarget(name: "SRQuantTests", dependencies: ["SRQuant", "SRRuntime", "SRGraph", "FloatEngine", "FixedPoint", "QSRFormat", "SRVM", "ONNXImport", "SRImage"]),
         .testTarget(name: "SRCommandsTests", dependencies: ["SRCommands", "SRVMCommands", "SRImage", "ONNXImport", "FloatEngine", "SRGraph"]),
         .testTarget(name: "SRVMCommandsTests", dependencies: ["SRVMCommands", "SRVM", "QSRFormat", "FixedPoint", "SRImage"]),
     ]

@@ -3,6 +3,7 @@ import Foundation
 import SRGraph
 import FloatEngine
 import SRQuant
+import SRRuntime
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

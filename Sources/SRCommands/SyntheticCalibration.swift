@@ -1,6 +1,7 @@
 import Foundation
 import SRImage
 import SRQuant
+import SRRuntime
 
 /// The default calibration set when `--calib` is not given: deterministic images with the
 /// statistics SR inputs have (smooth 1/f texture, hard edges, saturated and dark regions), so

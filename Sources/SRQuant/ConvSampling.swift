@@ -1,4 +1,5 @@
 import SRGraph
+import SRRuntime
 
 /// Random output positions of a conv over an input [1,C,h,w] and their im2col columns: the
 /// samples ODM's γ search and round-weights measure a conv's output error on.

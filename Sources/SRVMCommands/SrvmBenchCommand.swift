@@ -165,23 +165,9 @@ func benchmark(program: Program, width: Int, height: Int, runs: Int, options: VM
                        multiplyAccumulates: macs, peakActivationBytes: peak, kinds: kinds, instructions: rows)
 }
 
-/// SplitMix64: the same numbers on every platform and Swift version (the standard library's
-/// generator is neither seedable nor stable), so a bench input is reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Uniform random 8-bit RGB pixels (bench inputs: content does not change integer kernels' speed).
 func pseudoRandomImage(width: Int, height: Int, seed: UInt64) -> RGBImage {
-    var rng = SplitMix64(seed: seed)
+    var rng = SeededGenerator(seed: seed)
     var pixels = [UInt8](repeating: 0, count: width * height * 3)
     var i = 0
     while i < pixels.count {

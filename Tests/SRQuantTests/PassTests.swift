@@ -4,6 +4,7 @@ import SRGraph
 import FloatEngine
 import ONNXImport
 import SRQuant
+import SRRuntime
 
 /// Unit tests of the individual passes.
 final class PassTests: XCTestCase {

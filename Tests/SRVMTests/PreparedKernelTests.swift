@@ -114,17 +114,11 @@ final class PreparedKernelTests: XCTestCase {
     }
 }
 
-/// SplitMix64 for test cases (deterministic everywhere).
+/// Test-case numbers from the project's one SplitMix64 (deterministic everywhere).
 struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var generator: SeededGenerator
+    init(seed: UInt64) { generator = SeededGenerator(seed: seed) }
+    mutating func next() -> UInt64 { generator.next() }
     mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     mutating func int(in r: ClosedRange<Int32>) -> Int32 {
         Int32(Int64(r.lowerBound) + Int64(next() % UInt64(Int64(r.upperBound) - Int64(r.lowerBound) + 1)))

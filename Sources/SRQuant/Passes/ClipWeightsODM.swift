@@ -1,5 +1,6 @@
 import Foundation
 import SRGraph
+import SRRuntime
 
 /// `odm`: layer-wise weight clipping. For each conv the clipping range is γ × p99(|W|) (per
 /// layer, or per output channel with per-channel weights); γ is searched on a grid up to

@@ -1,5 +1,6 @@
 import Foundation
 import SRGraph
+import SRRuntime
 
 /// `round-weights`: error-compensating rounding of every conv's weights on the grid that
 /// quantize-weights/odm chose (the ranges stay; only which grid point each weight takes
