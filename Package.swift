@@ -59,7 +59,7 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]),
         .target(name: "SRVMKernelsVNNI", dependencies: ["SRVMKernelsCommon"],
                 swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mavxvnni"])]),
-        .target(name: "SRVMKernelsAVX512", dependencies: ["SRVMKernelsCommon"],
+        .target(name: "SRVMKernelsAVX512", dependencies: ["SRVMKernelsCommon", "SRVMKernelsAVX2"],
                 swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mavx512f", "-Xcc", "-mavx512bw",
                                               "-Xcc", "-mavx512vl", "-Xcc", "-mavx512vnni"])]),
         .target(name: "SRVM", dependencies: ["QSRFormat", "FixedPoint", "SRImage", "SRRuntime", "SRVMKernelsCommon", "SRVMKernelsAVX2",

@@ -147,9 +147,15 @@ extension PreparedConv {
                         if isa.hasAVX2 {
                             let c = (chunk.group * blocksPerGroup + chunk.firstBlock) * 8
                             let out = outRow + (x0 * dstLayout.stride + chunk.group * groupOutputs + chunk.firstBlock * 8) * dstBytes
-                            requantizeTileAVX2(acc, pixels: nr, blocks: chunk.blocks, tables, channel: c,
-                                               validChannels: groupOutputs - chunk.firstBlock * 8, out: out,
-                                               pixelBytes: dstLayout.stride * dstBytes, type: dstType)
+                            if isa == .avx512 && !tables.hasLeftShift {
+                                requantizeTileAVX512(acc, pixels: nr, blocks: chunk.blocks, tables, channel: c,
+                                                     validChannels: groupOutputs - chunk.firstBlock * 8, out: out,
+                                                     pixelBytes: dstLayout.stride * dstBytes, type: dstType)
+                            } else {
+                                requantizeTileAVX2(acc, pixels: nr, blocks: chunk.blocks, tables, channel: c,
+                                                   validChannels: groupOutputs - chunk.firstBlock * 8, out: out,
+                                                   pixelBytes: dstLayout.stride * dstBytes, type: dstType)
+                            }
                             x0 += nr
                             continue
                         }

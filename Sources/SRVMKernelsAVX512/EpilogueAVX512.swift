@@ -1,0 +1,69 @@
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+import SRVMKernelsCommon
+import SRVMKernelsAVX2
+
+// The conv epilogue on 16 lanes (two blocks of 8 output channels) at a time: SPEC.md §5.2's
+// requantization, bit-exact with FixedPoint.requantize, as RequantizeAVX2 derives it. Only
+// for requantizations without left shifts (the caller falls back to AVX2 otherwise); the
+// comparisons use sign bits of differences that cannot overflow (|remainder|, |threshold| ≤ 2^31 − 1,
+// both ≥ 0) instead of mask registers, whose compare intrinsics are macros Swift cannot import.
+
+@inline(__always) func load16(_ p: UnsafePointer<Int32>) -> __m512i { _mm512_loadu_si512(UnsafeRawPointer(p)) }
+
+/// requantize(acc + bias, M(c, sign)) + offset, clamped, for channels c ..< c + 16 of `t`.
+@inline(__always) func requantizeLanesAVX512(_ x0: __m512i, _ t: RequantTables, channel c: Int) -> __m512i {
+    var x = x0
+    if let b = t.bias { x = _mm512_add_epi32(x, load16(b + c)) }
+    var mantissa = load16(t.mantissa + c), right = load16(t.rightShift + c)
+    if t.hasNegative {
+        let neg = _mm512_srai_epi32(x, 31)
+        mantissa = _mm512_or_si512(_mm512_andnot_si512(neg, mantissa), _mm512_and_si512(neg, load16(t.negMantissa + c)))
+        right = _mm512_or_si512(_mm512_andnot_si512(neg, right), _mm512_and_si512(neg, load16(t.negRightShift + c)))
+    }
+    let nudge = _mm512_set1_epi64(1 << 30)
+    let even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, mantissa), nudge), 31)
+    let odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(mantissa, 32)), nudge), 1)
+    let high = _mm512_mask_blend_epi32(0xAAAA, even, odd)
+    let one = _mm512_set1_epi32(1)
+    let mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one)
+    let remainder = _mm512_and_si512(high, mask)
+    let threshold = _mm512_sub_epi32(_mm512_srai_epi32(mask, 1), _mm512_srai_epi32(high, 31))
+    let roundUp = _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31)   // −1 where remainder > threshold
+    let r = _mm512_add_epi32(_mm512_sub_epi32(_mm512_srav_epi32(high, right), roundUp), _mm512_set1_epi32(t.offset))
+    return _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(t.clampMin)), _mm512_set1_epi32(t.clampMax))
+}
+
+/// requantizeTileAVX2's work (same arguments, same bytes) two blocks at a time; `t` must have
+/// no left shifts.
+public func requantizeTileAVX512(_ acc: UnsafePointer<Int32>, pixels: Int, blocks: Int, _ t: RequantTables, channel: Int,
+                                 validChannels: Int, out: UnsafeMutableRawPointer, pixelBytes: Int, type: StorageType) {
+    precondition(!t.hasLeftShift, "requantizeTileAVX512: left shifts take the AVX2 epilogue")
+    let eb = type.byteWidth
+    let upper = _mm512_set_epi64(7, 6, 5, 4, 7, 6, 5, 4)
+    for p in 0..<pixels {
+        var m = 0
+        while m < blocks {
+            let count = min(16, validChannels - m * 8)
+            if count <= 0 { break }
+            let lanes = acc + (p * blocks + m) * 8
+            // A lone last block reads 8 more sums than it owns: the tile's buffer holds them, and they are never stored.
+            let v = requantizeLanesAVX512(load16(lanes), t, channel: channel + m * 8)
+            let o = out + p * pixelBytes + m * 8 * eb
+            if count == 16 {
+                switch type {
+                case .u8, .i8: _mm_storeu_si128(o.assumingMemoryBound(to: __m128i.self), _mm512_cvtepi32_epi8(v))
+                case .i16: _mm256_storeu_si256(o.assumingMemoryBound(to: __m256i.self), _mm512_cvtepi32_epi16(v))
+                case .i32: _mm512_storeu_si512(o, v)
+                }
+            } else {
+                storeLanesAVX2(_mm512_castsi512_si256(v), o, count: min(8, count), type: type)
+                if count > 8 {
+                    storeLanesAVX2(_mm512_castsi512_si256(_mm512_permutexvar_epi64(upper, v)), o + 8 * eb, count: count - 8, type: type)
+                }
+            }
+            m += 2
+        }
+    }
+}
+#endif
