@@ -72,6 +72,9 @@ public final class VirtualMachine {
         return "\(kernels.rawValue): " + parts.joined(separator: ", ")
     }
 
+    /// Adds the prepared engine folds into the conv before them (0 for the reference).
+    var foldedAdds: Int { prepared?.foldedAddCount ?? 0 }
+
     /// Multiply-accumulates of one run at `width` x `height` (conv products; for GMAC/s).
     public func multiplyAccumulates(width: Int, height: Int) throws -> Int {
         let s = try shapes(width: width, height: height)

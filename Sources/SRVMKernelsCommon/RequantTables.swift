@@ -70,3 +70,43 @@ public func requantizeStorePortable(_ acc: UnsafePointer<Int32>, _ t: RequantTab
         storeElement(clamp(requantize(x, t.multiplier(c + i, x)) &+ t.offset, t.clampMin, t.clampMax), out, i, type)
     }
 }
+
+/// An `add` folded into the conv that produces one of its operands (the conv's value is read
+/// by nothing else): the epilogue computes the conv's output lanes as usual, then the add's
+/// formula (SPEC.md §5.3) with the other operand, and stores the add's destination instead.
+public struct FusedAdd {
+    /// The other operand at the tile's first pixel and channel; pixels `otherPixelBytes` apart.
+    public var other: UnsafeRawPointer
+    public var otherPixelBytes: Int
+    public var otherType: StorageType
+    /// The conv's value is the add's `a` (else its `b`).
+    public var convIsA: Bool
+    public var leftShift: Int32
+    public var ma: QuantMultiplier, mb: QuantMultiplier, mo: QuantMultiplier
+    public var subtract: Bool
+    public var clampMin: Int32, clampMax: Int32
+
+    public init(other: UnsafeRawPointer, otherPixelBytes: Int, otherType: StorageType, convIsA: Bool, leftShift: Int32,
+                ma: QuantMultiplier, mb: QuantMultiplier, mo: QuantMultiplier, subtract: Bool, clampMin: Int32, clampMax: Int32) {
+        self.other = other; self.otherPixelBytes = otherPixelBytes; self.otherType = otherType; self.convIsA = convIsA
+        self.leftShift = leftShift; self.ma = ma; self.mb = mb; self.mo = mo; self.subtract = subtract
+        self.clampMin = clampMin; self.clampMax = clampMax
+    }
+
+    /// The add on one element: `conv` is the conv's (clamped) output, `other` the other operand.
+    @inline(__always) public func apply(conv: Int32, other o: Int32) -> Int32 {
+        let (a, b) = convIsA ? (conv, o) : (o, conv)
+        let ta = requantize(a << leftShift, ma), tb = requantize(b << leftShift, mb)
+        return clamp(requantize(subtract ? ta &- tb : ta &+ tb, mo), clampMin, clampMax)
+    }
+}
+
+/// Portable epilogue of a conv with a folded add: `count` lanes at channel `c`.
+public func requantizeAddStorePortable(_ acc: UnsafePointer<Int32>, _ t: RequantTables, channel c: Int, count: Int,
+                                       out: UnsafeMutableRawPointer, type: StorageType, add: FusedAdd, otherOffset: Int) {
+    for i in 0..<count {
+        let x = acc[i] &+ (t.bias?[c + i] ?? 0)
+        let v = clamp(requantize(x, t.multiplier(c + i, x)) &+ t.offset, t.clampMin, t.clampMax)
+        storeElement(add.apply(conv: v, other: loadElement(add.other + otherOffset, i, add.otherType)), out, i, type)
+    }
+}

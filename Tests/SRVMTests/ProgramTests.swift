@@ -129,3 +129,73 @@ final class ProgramTests: XCTestCase {
         XCTAssertThrowsError(try VirtualMachine(program: p))
     }
 }
+
+/// A residual block as the compiler emits it: head conv (i16) → body conv → add(head, body) into
+/// the head's slot (in place) → a conv that reads it back, with a subtracting add whose conv is
+/// its `a` → output. Both adds follow their conv directly, so the prepared engine folds them
+/// into the convs' epilogues; the reference runs them as separate instructions.
+func residualProgram(convIsA: Bool, subtract: Bool) -> Program {
+    let H = DimExpr(symbol: 0), W = DimExpr(symbol: 1)
+    func v(_ n: String, _ t: ElementType, _ c: Int32, _ slot: Int32, _ q: ClosedRange<Int32>) -> ValueDescriptor {
+        ValueDescriptor(name: n, type: t, channels: c, height: H, width: W, scale: 0.01, qmin: q.lowerBound, qmax: q.upperBound, slot: slot)
+    }
+    let values = [
+        v("x", .u8, 3, 0, 0...255), v("head", .i16, 13, 1, -30000...30000), v("body", .i16, 13, 0, -30000...30000),
+        v("sum", .i16, 13, 1, -30000...30000), v("body2", .u8, 13, 0, 0...255), v("diff", .u8, 13, 2, 0...255),
+        v("rgb", .u8, 3, 0, 0...255), v("mid", .u8, 13, 2, 0...255),
+    ]
+    let constants = [
+        Constant(kind: .int8, values: pseudoRandom(13 * 3 * 9, -127...127, seed: 31)), Constant(kind: .int32, values: pseudoRandom(13, -900...900, seed: 32)),
+        Constant(kind: .int8, values: pseudoRandom(13 * 13 * 9, -127...127, seed: 33)), Constant(kind: .int32, values: pseudoRandom(13, -900...900, seed: 34)),
+        Constant(kind: .int4, values: pseudoRandom(3 * 13, -8...7, seed: 35)), Constant(kind: .int32, values: pseudoRandom(3, -90...90, seed: 36)),
+    ]
+    let pads = ConvParameters(outputChannels: 13, inputChannels: 3, kernelHeight: 3, kernelWidth: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
+    let body = ConvParameters(outputChannels: 13, inputChannels: 13, kernelHeight: 3, kernelWidth: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
+    let tail = ConvParameters(outputChannels: 3, inputChannels: 13, kernelHeight: 1, kernelWidth: 1, padTop: 0, padLeft: 0, padBottom: 0, padRight: 0)
+    let perChannel = (0..<13).map { QuantMultiplier(0.8 + 0.05 * Double($0)) }
+    let instructions: [Instruction] = [
+        .inputPixels(dst: 0),
+        .conv(dst: 1, src: 0, params: pads, weights: 0, weightBits: 8, bias: 1,
+              requant: Requantization(positive: perChannel, clampMin: -30000, clampMax: 30000), padValues: nil),
+        .conv(dst: 7, src: 1, params: body, weights: 2, weightBits: 8, bias: 3,
+              requant: Requantization(positive: [QuantMultiplier(0.0001)], clampMin: 0, clampMax: 255), padValues: nil),
+        .conv(dst: 2, src: 7, params: body, weights: 2, weightBits: 8, bias: 3,
+              requant: Requantization(positive: [QuantMultiplier(0.003)], negative: [QuantMultiplier(0.0007)], clampMin: -30000, clampMax: 30000),
+              padValues: nil),
+        convIsA ? .add(dst: 3, a: 2, b: 1, leftShift: 15, multiplierA: QuantMultiplier(0.5), multiplierB: QuantMultiplier(0.37),
+                       multiplierOut: QuantMultiplier(2.0 / 32768), subtract: subtract, clampMin: -30000, clampMax: 30000)
+                : .add(dst: 3, a: 1, b: 2, leftShift: 15, multiplierA: QuantMultiplier(0.5), multiplierB: QuantMultiplier(0.37),
+                       multiplierOut: QuantMultiplier(2.0 / 32768), subtract: subtract, clampMin: -30000, clampMax: 30000),
+        .conv(dst: 4, src: 3, params: body, weights: 2, weightBits: 8, bias: 3,
+              requant: Requantization(positive: [QuantMultiplier(0.00002)], clampMin: 0, clampMax: 255), padValues: nil),
+        .add(dst: 5, a: 4, b: 4, leftShift: 20, multiplierA: QuantMultiplier(0.5), multiplierB: QuantMultiplier(0.25),
+             multiplierOut: QuantMultiplier(3.0 / 1048576), subtract: true, clampMin: 0, clampMax: 255),
+        .conv(dst: 6, src: 5, params: tail, weights: 4, weightBits: 4, bias: 5,
+              requant: Requantization(positive: [QuantMultiplier(0.05)], clampMin: 0, clampMax: 255), padValues: nil),
+        .outputPixels(src: 6),
+    ]
+    let meta = ModelMetadata(modelName: "residual", scale: 1, channelOrder: .rgb, valueRange: 255, inputName: "in", outputName: "out", sourceBytes: 1)
+    return Program(metadata: meta, values: values, constants: constants, instructions: instructions, slotCount: 3)
+}
+
+final class FoldedAddTests: XCTestCase {
+    func testAConvWithAFoldedAddComputesTheReferencePixels() throws {
+        for convIsA in [false, true] {
+            for subtract in [false, true] {
+                let p = residualProgram(convIsA: convIsA, subtract: subtract)
+                let image = testImage(width: 23, height: 17, seed: 5)
+                XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).foldedAdds, 1, "the first add is folded into its conv")
+                let reference = try VirtualMachine(program: p, kernels: .reference, threads: 1).run(image)
+                XCTAssertGreaterThan(Set(reference.pixels).count, 16, "a flat output would make the comparison vacuous")
+                for set in [KernelSet.portable, .best] {
+                    for threads in [1, 3] {
+                        XCTAssertEqual(try VirtualMachine(program: p, kernels: set, threads: threads).run(image), reference,
+                                       "convIsA \(convIsA) subtract \(subtract) --kernels \(set) --threads \(threads)")
+                    }
+                }
+                // runRaw keeps every value, so it runs the adds unfolded: the same pixels again.
+                XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).runRaw(image).image, reference)
+            }
+        }
+    }
+}

@@ -16,12 +16,27 @@ final class PreparedProgram {
     /// output_pixels gathers its pixels straight from the depth_to_space source (index of the
     /// depth_to_space instruction).
     private var fusedDepthToSpace: Int?
+    /// conv index -> the add right after it that it folds in (the conv's value is read only by
+    /// that add, both operands have the add's shape, and the add's destination does not share
+    /// the conv source's slot, so rows written early are never read again).
+    private var fusedAdds: [Int: Int] = [:]
 
     init(program p: Program, isa: PreparedISA) {
         program = p; self.isa = isa
         constants = p.constants.map(\.values)
         let ranges = provenValueRanges(p)
         let n = p.instructions.count
+        var readers = [Int](repeating: 0, count: p.values.count)
+        for ins in p.instructions { for v in ins.sources { readers[Int(v)] += 1 } }
+        for i in 0..<max(0, n - 1) {
+            guard case let .conv(cd, cs, _, _, _, _, _, _) = p.instructions[i],
+                  case let .add(ad, a, b, _, _, _, _, _, _, _) = p.instructions[i + 1],
+                  (a == cd) != (b == cd), readers[Int(cd)] == 1,
+                  p.values[Int(ad)].slot != p.values[Int(cs)].slot,
+                  p.values[Int(a)].height == p.values[Int(b)].height, p.values[Int(a)].width == p.values[Int(b)].width
+            else { continue }
+            fusedAdds[i] = i + 1
+        }
         if n >= 2, case let .depthToSpace(d, _, _, _) = p.instructions[n - 2], case let .outputPixels(o) = p.instructions[n - 1], d == o {
             fusedDepthToSpace = n - 2
         }
@@ -38,6 +53,8 @@ final class PreparedProgram {
             }
         }
     }
+
+    var foldedAddCount: Int { fusedAdds.count }
 
     /// The prepared convs in program order.
     var preparedConvs: [PreparedConv] { convs.keys.sorted().map { convs[$0]! } }
@@ -66,8 +83,10 @@ final class PreparedProgram {
 
         for (index, ins) in p.instructions.enumerated() {
             let started = profile != nil ? monotonicSeconds() : 0
+            // A conv with a folded add writes the add's destination itself; the add does nothing.
+            let folded = !keep && (fusedAdds[index] != nil || (index > 0 && fusedAdds[index - 1] == index))
             var scratch: UnsafeMutableRawPointer? = nil
-            if let d = ins.destination, ins.sources.contains(where: { p.values[Int($0)].slot == p.values[Int(d)].slot }) {
+            if !folded, let d = ins.destination, ins.sources.contains(where: { p.values[Int($0)].slot == p.values[Int(d)].slot }) {
                 scratch = .allocate(byteCount: max(sizes[Int(p.values[Int(d)].slot)], 64), alignment: 64)
             }
             defer { scratch?.deallocate() }
@@ -84,6 +103,17 @@ final class PreparedProgram {
                 } else {
                     result = outputPixelsHWC(src: buf(src), lay(src), order: p.metadata.channelOrder)
                 }
+            case let .conv(_, src, _, _, _, _, _, _) where folded:
+                guard case let .add(ad, a, b, shift, ma, mb, mo, subtract, lo, hi) = p.instructions[index + 1] else { preconditionFailure() }
+                let other = a == ins.destination! ? b : a
+                let ol = lay(other)
+                let fused = FusedAdd(other: buf(other), otherPixelBytes: ol.stride * ol.type.byteWidth, otherType: ol.type,
+                                     convIsA: a == ins.destination!, leftShift: Int32(shift), ma: ma, mb: mb, mo: mo,
+                                     subtract: subtract, clampMin: lo, clampMax: hi)
+                // The add's destination may be the other operand's slot: each pixel is read before it is written.
+                convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: buf(ad), dstLayout: lay(ad), isa: isa, threads: threads, add: fused)
+            case .add where folded:
+                break   // folded into the conv before it
             case let .conv(_, src, _, _, _, _, _, _):
                 convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: dst!, dstLayout: dl!, isa: isa, threads: threads)
             case let .requantize(_, src, _):
@@ -109,7 +139,7 @@ final class PreparedProgram {
                 try lookupHWC(dst: dst!, dl!, src: buf(src), lay(src), srcMin: p.values[Int(src)].qmin, table: constants[Int(t)])
             }
 
-            if let d = ins.destination {
+            if !folded, let d = ins.destination {
                 if let scratch { buf(d).copyMemory(from: scratch, byteCount: lay(d).byteCount) }
                 if keep { kept[d] = planar(buf(d), lay(d)) }
             }
