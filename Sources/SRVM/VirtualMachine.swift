@@ -74,6 +74,8 @@ public final class VirtualMachine {
 
     /// Adds the prepared engine folds into the conv before them (0 for the reference).
     var foldedAdds: Int { prepared?.foldedAddCount ?? 0 }
+    /// slice_channels the prepared engine reads in place (0 for the reference).
+    var viewSlices: Int { prepared?.viewSliceCount ?? 0 }
 
     /// Multiply-accumulates of one run at `width` x `height` (conv products; for GMAC/s).
     public func multiplyAccumulates(width: Int, height: Int) throws -> Int {

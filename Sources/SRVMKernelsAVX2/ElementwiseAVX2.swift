@@ -19,13 +19,14 @@ import SRVMKernelsCommon
 }
 
 /// requantize: per-channel multipliers (and negative-side ones) from `t`, + offset, clamp.
+/// `srcStride`: the source's channel stride when it is a view into a wider value (else `stride`).
 public func requantizePixelsAVX2(src: UnsafeRawPointer, _ srcType: StorageType, dst: UnsafeMutableRawPointer, _ dstType: StorageType,
-                                 pixels: Int, stride: Int, tables t: RequantTables) {
-    let sb = srcType.byteWidth, db = dstType.byteWidth
+                                 pixels: Int, stride: Int, srcStride: Int? = nil, tables t: RequantTables) {
+    let sb = srcType.byteWidth, db = dstType.byteWidth, ss = srcStride ?? stride
     for p in 0..<pixels {
         var c = 0
         while c < stride {
-            let x = loadLanesAVX2(src + (p * stride + c) * sb, srcType)
+            let x = loadLanesAVX2(src + (p * ss + c) * sb, srcType)
             storeLanesAVX2(requantizeLanesAVX2(x, t, channel: c), dst + (p * stride + c) * db, count: 8, type: dstType)
             c += 8
         }

@@ -179,6 +179,20 @@ func residualProgram(convIsA: Bool, subtract: Bool) -> Program {
 }
 
 final class FoldedAddTests: XCTestCase {
+    /// The every-instruction program's slice feeds only a concat: it is read in place, and the
+    /// output is the reference's for every kernel set and thread count.
+    func testASliceReadInPlaceComputesTheReferencePixels() throws {
+        let p = Fixtures.everyInstruction()
+        XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).viewSlices, 1)
+        let image = testImage(width: 29, height: 19, seed: 8)
+        let reference = try VirtualMachine(program: p, kernels: .reference, threads: 1).run(image)
+        for set in [KernelSet.portable, .best] {
+            for threads in [1, 2, 3] {
+                XCTAssertEqual(try VirtualMachine(program: p, kernels: set, threads: threads).run(image), reference, "--kernels \(set) --threads \(threads)")
+            }
+        }
+    }
+
     func testAConvWithAFoldedAddComputesTheReferencePixels() throws {
         for convIsA in [false, true] {
             for subtract in [false, true] {

@@ -21,7 +21,7 @@ func requantizeHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, src: UnsafeRa
         parallelRows(d, threads: threads) { rows in
             let first = rows.lowerBound * d.width
             requantizePixelsAVX2(src: src + first * s.stride * s.type.byteWidth, s.type, dst: dst + first * d.stride * d.type.byteWidth, d.type,
-                                 pixels: rows.count * d.width, stride: d.stride, tables: t)
+                                 pixels: rows.count * d.width, stride: d.stride, srcStride: s.stride, tables: t)
         }
         return
     }

@@ -18,6 +18,12 @@ struct PixelLayout {
         self.type = StorageType(rawValue: type.rawValue)!
     }
 
+    /// A view of `channels` channels inside pixels of `stride` (slice_channels read in place).
+    init(view channels: Int, of base: PixelLayout) {
+        self.channels = channels; self.height = base.height; self.width = base.width
+        self.stride = base.stride; self.type = base.type
+    }
+
     var rowElements: Int { width * stride }
     /// Bytes of the whole tensor, plus slack so 4-byte broadcasts past the last channel of
     /// the last pixel stay inside the allocation.

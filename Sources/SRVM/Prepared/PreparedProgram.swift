@@ -28,6 +28,16 @@ final class PreparedProgram {
         let n = p.instructions.count
         var readers = [Int](repeating: 0, count: p.values.count)
         for ins in p.instructions { for v in ins.sources { readers[Int(v)] += 1 } }
+        for (k, ins) in p.instructions.enumerated() {
+            guard case let .sliceChannels(d, src, _) = ins else { continue }
+            let readers = p.instructions.indices.filter { p.instructions[$0].sources.contains(d) }
+            guard let last = readers.last, readers.allSatisfy({ j in
+                switch p.instructions[j] { case .requantize, .concat: return true; default: return false }
+            }) else { continue }
+            let slot = p.values[Int(src)].slot
+            let clobbered = ((k + 1)...last).contains { j in p.instructions[j].destination.map { p.values[Int($0)].slot == slot } ?? false }
+            if !clobbered { viewSlices.insert(k) }
+        }
         for i in 0..<max(0, n - 1) {
             guard case let .conv(cd, cs, _, _, _, _, _, _) = p.instructions[i],
                   case let .add(ad, a, b, _, _, _, _, _, _, _) = p.instructions[i + 1],
@@ -55,6 +65,12 @@ final class PreparedProgram {
     }
 
     var foldedAddCount: Int { fusedAdds.count }
+    /// slice_channels instructions read in place: their destination is a view (the source's
+    /// buffer at the slice's first channel, the source's stride). Only where every reader is a
+    /// requantize or concat (kernels that take any stride) and nothing writes the source's slot
+    /// from the slice to the view's last reader.
+    private var viewSlices: Set<Int> = []
+    var viewSliceCount: Int { viewSlices.count }
 
     /// The prepared convs in program order.
     var preparedConvs: [PreparedConv] { convs.keys.sorted().map { convs[$0]! } }
@@ -73,18 +89,34 @@ final class PreparedProgram {
                  profile: InstructionProfile?) throws -> (image: RGBImage, values: [ValueID: [Int32]]) {
         let p = program
         let sizes = slotBytes(shapes: shapes)
-        let buffers = sizes.map { UnsafeMutableRawPointer.allocate(byteCount: max($0, 64), alignment: 64) }
+        // Slack past every buffer: a view starts up to its first channel late, and kernels read whole 8-lane blocks.
+        let slack = p.instructions.reduce(64) { m, ins in
+            if case let .sliceChannels(_, src, start) = ins { return max(m, (Int(start) + 8) * p.values[Int(src)].type.byteWidth + 64) }
+            return m
+        }
+        let buffers = sizes.map { UnsafeMutableRawPointer.allocate(byteCount: max($0, 64) + slack, alignment: 64) }
         defer { for b in buffers { b.deallocate() } }
         let layouts = zip(p.values, shapes).map { PixelLayout(channels: $1.c, height: $1.h, width: $1.w, type: $0.type) }
-        func buf(_ id: ValueID) -> UnsafeMutableRawPointer { buffers[Int(p.values[Int(id)].slot)] }
-        func lay(_ id: ValueID) -> PixelLayout { layouts[Int(id)] }
+        // Views (slice_channels read in place): value -> (source value, first channel).
+        var views: [ValueID: (ValueID, Int)] = [:]
+        if !keep {
+            for k in viewSlices { if case let .sliceChannels(d, src, start) = p.instructions[k] { views[d] = (src, Int(start)) } }
+        }
+        func buf(_ id: ValueID) -> UnsafeMutableRawPointer {
+            if let (src, start) = views[id] { return buffers[Int(p.values[Int(src)].slot)] + start * layouts[Int(src)].type.byteWidth }
+            return buffers[Int(p.values[Int(id)].slot)]
+        }
+        func lay(_ id: ValueID) -> PixelLayout {
+            if let (src, _) = views[id] { return PixelLayout(view: layouts[Int(id)].channels, of: layouts[Int(src)]) }
+            return layouts[Int(id)]
+        }
         var kept: [ValueID: [Int32]] = [:]
         var result: RGBImage?
 
         for (index, ins) in p.instructions.enumerated() {
             let started = profile != nil ? monotonicSeconds() : 0
             // A conv with a folded add writes the add's destination itself; the add does nothing.
-            let folded = !keep && (fusedAdds[index] != nil || (index > 0 && fusedAdds[index - 1] == index))
+            let folded = !keep && (fusedAdds[index] != nil || (index > 0 && fusedAdds[index - 1] == index) || viewSlices.contains(index))
             var scratch: UnsafeMutableRawPointer? = nil
             if !folded, let d = ins.destination, ins.sources.contains(where: { p.values[Int($0)].slot == p.values[Int(d)].slot }) {
                 scratch = .allocate(byteCount: max(sizes[Int(p.values[Int(d)].slot)], 64), alignment: 64)
@@ -114,6 +146,8 @@ final class PreparedProgram {
                 convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: buf(ad), dstLayout: lay(ad), isa: isa, threads: threads, add: fused)
             case .add where folded:
                 break   // folded into the conv before it
+            case .sliceChannels where folded:
+                break   // its readers read the source in place
             case let .conv(_, src, _, _, _, _, _, _):
                 convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: dst!, dstLayout: dl!, isa: isa, threads: threads)
             case let .requantize(_, src, _):
