@@ -72,8 +72,6 @@ public final class VirtualMachine {
         return "\(kernels.rawValue): " + parts.joined(separator: ", ")
     }
 
-    /// Adds the prepared engine folds into the conv before them (0 for the reference).
-    var foldedAdds: Int { prepared?.foldedAddCount ?? 0 }
     /// slice_channels the prepared engine reads in place (0 for the reference).
     var viewSlices: Int { prepared?.viewSliceCount ?? 0 }
 

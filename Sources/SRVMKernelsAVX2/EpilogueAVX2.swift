@@ -75,31 +75,3 @@ public func requantizeTileAVX2(_ acc: UnsafePointer<Int32>, pixels: Int, blocks:
 }
 #endif
 
-#if arch(x86_64)
-/// requantizeTileAVX2 for a conv with a folded add: each block's conv lanes, then the add with
-/// the other operand's lanes (`add.other` at the tile's first pixel and block), stored as the
-/// add's destination type at `out`.
-public func requantizeAddTileAVX2(_ acc: UnsafePointer<Int32>, pixels: Int, blocks: Int, _ t: RequantTables, channel: Int,
-                                  validChannels: Int, out: UnsafeMutableRawPointer, pixelBytes: Int, type: StorageType, add: FusedAdd) {
-    let eb = type.byteWidth, ob = add.otherType.byteWidth
-    let qa = RequantLanes(mantissa: add.ma.mantissa, shift: add.ma.shift), qb = RequantLanes(mantissa: add.mb.mantissa, shift: add.mb.shift)
-    let qo = RequantLanes(mantissa: add.mo.mantissa, shift: add.mo.shift)
-    let la = add.ma.shift > 0, lb = add.mb.shift > 0, lo = add.mo.shift > 0
-    let shift = _mm_cvtsi32_si128(add.leftShift)
-    let vlo = _mm256_set1_epi32(add.clampMin), vhi = _mm256_set1_epi32(add.clampMax)
-    for p in 0..<pixels {
-        for m in 0..<blocks {
-            let count = min(8, validChannels - m * 8)
-            if count <= 0 { break }
-            let x = _mm256_loadu_si256(UnsafeRawPointer(acc + (p * blocks + m) * 8).assumingMemoryBound(to: __m256i.self))
-            let v = requantizeLanesAVX2(x, t, channel: channel + m * 8)
-            let o = loadLanesAVX2(add.other + p * add.otherPixelBytes + m * 8 * ob, add.otherType)
-            let (a, b) = add.convIsA ? (v, o) : (o, v)
-            let ta = requantizeAVX2(_mm256_sll_epi32(a, shift), qa, leftShifts: la)
-            let tb = requantizeAVX2(_mm256_sll_epi32(b, shift), qb, leftShifts: lb)
-            let s = add.subtract ? _mm256_sub_epi32(ta, tb) : _mm256_add_epi32(ta, tb)
-            storeLanesAVX2(clampAVX2(requantizeAVX2(s, qo, leftShifts: lo), vlo, vhi), out + p * pixelBytes + m * 8 * eb, count: count, type: type)
-        }
-    }
-}
-#endif

@@ -29,21 +29,19 @@ private let rowsPerChunk = 8
 extension PreparedConv {
     /// Runs the conv over output rows split across `threads` (each row's result does not
     /// depend on the split, so every thread count gives the same bytes).
-    /// `add`: an add folded into this conv (see FusedAdd); `dst`/`dstLayout` are then the add's
-    /// destination and `add.other` the other operand's base (channel 0 of pixel 0).
     func run(src: UnsafeRawPointer, srcLayout: PixelLayout, dst: UnsafeMutableRawPointer, dstLayout: PixelLayout,
-             isa: PreparedISA, threads: Int, add: FusedAdd? = nil) {
+             isa: PreparedISA, threads: Int) {
         // A thread's share is at least a few rows, so tiny outputs (the [C,1,1] attention
         // convs) do not pay for waking threads.
         let work = dstLayout.height * dstLayout.width * groupOutputs * taps * groupInputs
         let useThreads = work < 1 << 16 ? 1 : threads
         parallelRanges(dstLayout.height, threads: useThreads) { rows in
-            self.runRows(rows, src: src, srcLayout: srcLayout, dst: dst, dstLayout: dstLayout, isa: isa, add: add)
+            self.runRows(rows, src: src, srcLayout: srcLayout, dst: dst, dstLayout: dstLayout, isa: isa)
         }
     }
 
     func runRows(_ rows: Range<Int>, src: UnsafeRawPointer, srcLayout: PixelLayout, dst: UnsafeMutableRawPointer,
-                 dstLayout: PixelLayout, isa: PreparedISA, add: FusedAdd? = nil) {
+                 dstLayout: PixelLayout, isa: PreparedISA) {
         let q = params
         let kh = Int(q.kernelHeight), kw = Int(q.kernelWidth)
         let sy = Int(q.strideY), sx = Int(q.strideX), dy = Int(q.dilationY), dx = Int(q.dilationX)
@@ -145,23 +143,7 @@ extension PreparedConv {
                         case .avx2, .vnni, .avx512: convMicroPortable(kind, pixels: nr, blocks: chunk.blocks, args)
                         #endif
                         }
-                        // The folded add's other operand at this tile's first pixel and channel.
-                        let fused = add.map { a -> FusedAdd in
-                            var f = a
-                            f.other = a.other + ((y * Wo + x0) * a.otherPixelBytes / a.otherType.byteWidth
-                                                 + chunk.group * groupOutputs + chunk.firstBlock * 8) * a.otherType.byteWidth
-                            return f
-                        }
                         #if arch(x86_64)
-                        if isa.hasAVX2, let fused {
-                            let c = (chunk.group * blocksPerGroup + chunk.firstBlock) * 8
-                            let out = outRow + (x0 * dstLayout.stride + chunk.group * groupOutputs + chunk.firstBlock * 8) * dstBytes
-                            requantizeAddTileAVX2(acc, pixels: nr, blocks: chunk.blocks, tables, channel: c,
-                                                  validChannels: groupOutputs - chunk.firstBlock * 8, out: out,
-                                                  pixelBytes: dstLayout.stride * dstBytes, type: dstType, add: fused)
-                            x0 += nr
-                            continue
-                        }
                         if isa.hasAVX2 {
                             let c = (chunk.group * blocksPerGroup + chunk.firstBlock) * 8
                             let out = outRow + (x0 * dstLayout.stride + chunk.group * groupOutputs + chunk.firstBlock * 8) * dstBytes
@@ -185,12 +167,7 @@ extension PreparedConv {
                                 let out = outRow + ((x0 + p) * dstLayout.stride + chunk.group * groupOutputs + bj * 8) * dstBytes
                                 let lanes = UnsafePointer(acc + (p * chunk.blocks + m) * 8)
                                 let c = (chunk.group * blocksPerGroup + bj) * 8
-                                if let fused {
-                                    requantizeAddStorePortable(lanes, tables, channel: c, count: count, out: out, type: dstType, add: fused,
-                                                               otherOffset: p * fused.otherPixelBytes + m * 8 * fused.otherType.byteWidth)
-                                } else {
-                                    requantizeStorePortable(lanes, tables, channel: c, count: count, out: out, type: dstType)
-                                }
+                                requantizeStorePortable(lanes, tables, channel: c, count: count, out: out, type: dstType)
                             }
                         }
                         x0 += nr

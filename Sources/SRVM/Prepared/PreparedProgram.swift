@@ -16,36 +16,23 @@ final class PreparedProgram {
     /// output_pixels gathers its pixels straight from the depth_to_space source (index of the
     /// depth_to_space instruction).
     private var fusedDepthToSpace: Int?
-    /// conv index -> the add right after it that it folds in (the conv's value is read only by
-    /// that add, both operands have the add's shape, and the add's destination does not share
-    /// the conv source's slot, so rows written early are never read again).
-    private var fusedAdds: [Int: Int] = [:]
 
     init(program p: Program, isa: PreparedISA) {
         program = p; self.isa = isa
         constants = p.constants.map(\.values)
         let ranges = provenValueRanges(p)
         let n = p.instructions.count
-        var readers = [Int](repeating: 0, count: p.values.count)
-        for ins in p.instructions { for v in ins.sources { readers[Int(v)] += 1 } }
         for (k, ins) in p.instructions.enumerated() {
             guard case let .sliceChannels(d, src, _) = ins else { continue }
             let readers = p.instructions.indices.filter { p.instructions[$0].sources.contains(d) }
             guard let last = readers.last, readers.allSatisfy({ j in
                 switch p.instructions[j] { case .requantize, .concat: return true; default: return false }
             }) else { continue }
+            // The source's slot must hold it until the view's last reader (readers included: one
+            // that wrote the source's slot would overwrite what it reads).
             let slot = p.values[Int(src)].slot
             let clobbered = ((k + 1)...last).contains { j in p.instructions[j].destination.map { p.values[Int($0)].slot == slot } ?? false }
             if !clobbered { viewSlices.insert(k) }
-        }
-        for i in 0..<max(0, n - 1) {
-            guard case let .conv(cd, cs, _, _, _, _, _, _) = p.instructions[i],
-                  case let .add(ad, a, b, _, _, _, _, _, _, _) = p.instructions[i + 1],
-                  (a == cd) != (b == cd), readers[Int(cd)] == 1,
-                  p.values[Int(ad)].slot != p.values[Int(cs)].slot,
-                  p.values[Int(a)].height == p.values[Int(b)].height, p.values[Int(a)].width == p.values[Int(b)].width
-            else { continue }
-            fusedAdds[i] = i + 1
         }
         if n >= 2, case let .depthToSpace(d, _, _, _) = p.instructions[n - 2], case let .outputPixels(o) = p.instructions[n - 1], d == o {
             fusedDepthToSpace = n - 2
@@ -64,7 +51,6 @@ final class PreparedProgram {
         }
     }
 
-    var foldedAddCount: Int { fusedAdds.count }
     /// slice_channels instructions read in place: their destination is a view (the source's
     /// buffer at the slice's first channel, the source's stride). Only where every reader is a
     /// requantize or concat (kernels that take any stride) and nothing writes the source's slot
@@ -115,14 +101,14 @@ final class PreparedProgram {
 
         for (index, ins) in p.instructions.enumerated() {
             let started = profile != nil ? monotonicSeconds() : 0
-            // A conv with a folded add writes the add's destination itself; the add does nothing.
-            let folded = !keep && (fusedAdds[index] != nil || (index > 0 && fusedAdds[index - 1] == index) || viewSlices.contains(index))
+            // A slice read in place does nothing.
+            let folded = !keep && viewSlices.contains(index)
             var scratch: UnsafeMutableRawPointer? = nil
             if !folded, let d = ins.destination, ins.sources.contains(where: { p.values[Int($0)].slot == p.values[Int(d)].slot }) {
                 scratch = .allocate(byteCount: max(sizes[Int(p.values[Int(d)].slot)], 64), alignment: 64)
             }
             defer { scratch?.deallocate() }
-            let dst = ins.destination.map { scratch ?? buf($0) }
+            let dst = folded ? nil : ins.destination.map { scratch ?? buf($0) }   // a view has no buffer of its own
             let dl = ins.destination.map { lay($0) }
 
             switch ins {
@@ -135,17 +121,6 @@ final class PreparedProgram {
                 } else {
                     result = outputPixelsHWC(src: buf(src), lay(src), order: p.metadata.channelOrder)
                 }
-            case let .conv(_, src, _, _, _, _, _, _) where folded:
-                guard case let .add(ad, a, b, shift, ma, mb, mo, subtract, lo, hi) = p.instructions[index + 1] else { preconditionFailure() }
-                let other = a == ins.destination! ? b : a
-                let ol = lay(other)
-                let fused = FusedAdd(other: buf(other), otherPixelBytes: ol.stride * ol.type.byteWidth, otherType: ol.type,
-                                     convIsA: a == ins.destination!, leftShift: Int32(shift), ma: ma, mb: mb, mo: mo,
-                                     subtract: subtract, clampMin: lo, clampMax: hi)
-                // The add's destination may be the other operand's slot: each pixel is read before it is written.
-                convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: buf(ad), dstLayout: lay(ad), isa: isa, threads: threads, add: fused)
-            case .add where folded:
-                break   // folded into the conv before it
             case .sliceChannels where folded:
                 break   // its readers read the source in place
             case let .conv(_, src, _, _, _, _, _, _):
