@@ -9,7 +9,7 @@ import SRVM
 /// compute exactly the pixels of its reference kernels (the oracle) on real images. How close
 /// the programs are to the float model is the accuracy tests' business (QuantAccuracyTests).
 final class CompiledModelTests: XCTestCase {
-    func compile(_ model: String, _ args: [String]) throws -> (Program, [UInt8]) {
+    static func compile(_ model: String, _ args: [String]) throws -> (Program, [UInt8]) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("compiled-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -76,28 +76,37 @@ final class CompiledModelTests: XCTestCase {
 
     func testSharedModelsBitExact() throws {
         let shared = try SharedData.require()
-        for record in try SharedData.provenance() {
-            let model = shared.appendingPathComponent("models/\(record.file)").path
-            let calib = shared.appendingPathComponent("datasets/Set14/LR_bicubic/X\(record.scale)").path
+        let records = try SharedData.provenance()
+        let jobs = records.flatMap { r in ["8", "4"].map { (record: r, bits: $0) } }
+        // Compiling is mostly one thread: two at a time halve the wall time.
+        var compiled = [Result<(Program, [UInt8]), Error>](repeating: .failure(VMError("not compiled")), count: jobs.count)
+        compiled.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let base = out.baseAddress!   // each iteration writes its own element
+            DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
+                let (record, bits) = jobs[k]
+                let model = shared.appendingPathComponent("models/\(record.file)").path
+                let calib = shared.appendingPathComponent("datasets/Set14/LR_bicubic/X\(record.scale)").path
+                var convention = ["--range", record.range255 ? "255" : "1"]
+                if record.bgr { convention += ["--channels", "bgr"] }
+                // round-weights only changes which grid point weights take (and the biases); it
+                // runs on XLSR (fast) and is skipped on the big models to keep the suite short.
+                let rounding = record.file.hasPrefix("xlsr") ? [] : ["--no-round-weights"]
+                base[k] = Result { try CompiledModelTests.compile(model, ["-b", bits, "--calib", calib, "--calib-count", "4", "--no-tune-alpha"] + rounding + convention) }
+            }
+        }
+        for ((record, bits), result) in zip(jobs, compiled) {
+            let (program, bytes) = try result.get()
             let dir = shared.appendingPathComponent("datasets/Set5/LR_bicubic/X\(record.scale)")
             let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".png") }.sorted()
             let images = try names.map { try PNG.read(path: dir.appendingPathComponent($0).path) }
             XCTAssertEqual(images.count, 5)
-            var convention = ["--range", record.range255 ? "255" : "1"]
-            if record.bgr { convention += ["--channels", "bgr"] }
-            for bits in ["8", "4"] {
-                // round-weights only changes which grid point weights take (and the biases); it
-                // runs on XLSR (fast) and is skipped on the big models to keep the suite short.
-                let rounding = record.file.hasPrefix("xlsr") ? [] : ["--no-round-weights"]
-                let (program, bytes) = try compile(model, ["-b", bits, "--calib", calib, "--calib-count", "4", "--no-tune-alpha"] + rounding + convention)
-                XCTAssertEqual(program.metadata.channelOrder, record.bgr ? .bgr : .rgb)
-                XCTAssertEqual(program.metadata.scale, record.scale)
-                try assertBitExactOnSet5(program, images, "\(record.file) -b \(bits)")
-                let percent = Double(bytes.count) / Double(program.metadata.sourceBytes) * 100
-                print("compiled \(record.file) -b \(bits): \(bytes.count) bytes = \(String(format: "%.1f", percent))% of the float model")
-                if record.file.hasPrefix("edsr") && bits == "4" {
-                    XCTAssertLessThanOrEqual(percent, 15, "EDSR-8 x2 at -b 4 must be at most 15% of the float ONNX")
-                }
+            XCTAssertEqual(program.metadata.channelOrder, record.bgr ? .bgr : .rgb)
+            XCTAssertEqual(program.metadata.scale, record.scale)
+            try assertBitExactOnSet5(program, images, "\(record.file) -b \(bits)")
+            let percent = Double(bytes.count) / Double(program.metadata.sourceBytes) * 100
+            print("compiled \(record.file) -b \(bits): \(bytes.count) bytes = \(String(format: "%.1f", percent))% of the float model")
+            if record.file.hasPrefix("edsr") && bits == "4" {
+                XCTAssertLessThanOrEqual(percent, 15, "EDSR-8 x2 at -b 4 must be at most 15% of the float ONNX")
             }
         }
     }
@@ -107,11 +116,21 @@ final class CompiledModelTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let pattern = try PNG.read(path: SharedData.packageRoot.appendingPathComponent("samples/pattern.png").path)
-        for (scale, bits) in [(2, "8"), (3, "4"), (4, "8")] {
-            let model = dir.appendingPathComponent("rdn_x\(scale).onnx").path
-            try PythonTool.run("make_rdn.py", ["--scale", "\(scale)", "-o", model])
-            let (program, _) = try compile(model, ["-b", bits, "--no-tune-alpha"])
-            try assertBitExact(program, pattern.cropped(width: 30, height: 22), "rdn x\(scale) -b \(bits)")
+        let jobs = [(2, "8"), (3, "4"), (4, "8")]
+        for (scale, _) in jobs {
+            try PythonTool.run("make_rdn.py", ["--scale", "\(scale)", "-o", dir.appendingPathComponent("rdn_x\(scale).onnx").path])
+        }
+        // Two compiles at a time (each is mostly one thread).
+        var compiled = [Result<(Program, [UInt8]), Error>](repeating: .failure(VMError("not compiled")), count: jobs.count)
+        compiled.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let base = out.baseAddress!   // each iteration writes its own element
+            DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
+                let model = dir.appendingPathComponent("rdn_x\(jobs[k].0).onnx").path
+                base[k] = Result { try CompiledModelTests.compile(model, ["-b", jobs[k].1, "--no-tune-alpha"]) }
+            }
+        }
+        for ((scale, bits), result) in zip(jobs, compiled) {
+            try assertBitExact(try result.get().0, pattern.cropped(width: 30, height: 22), "rdn x\(scale) -b \(bits)")
         }
     }
 }
