@@ -28,7 +28,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 MRS = [1, 2]
 # Largest NR per variant: accumulators + MR weight vectors + a broadcast (and |x| for signed
 # sources) must fit the 16 ymm registers.
-MAX_NR = {"pair": 6, "quadU": 6, "quadS": 5, "quadO": 6, "quad1U": 4, "quad1S": 4, "quad1O": 4}
+MAX_NR = {"pair": 6, "quadU": 6, "quadS": 5, "quadO": 6, "quad1U": 4, "quad1S": 4}
 
 
 def store(reg, p, m, mr):
@@ -43,7 +43,7 @@ def kernel(isa, variant, nr, mr):
     """variant: pair, quadU, quadS (flush every K steps, AVX2) or quad1U/quad1S (K = 1, AVX2)."""
     name = f"conv{variant[0].upper()}{variant[1:]}{isa}_N{nr}M{mr}"
     signed = variant.endswith("S")
-    offset = variant in ("quadO", "quad1O")
+    offset = variant == "quadO"
     mem = isa == "AVX2" and variant in ("quadU", "quadS", "quadO")      # s16 sums in registers, int32 in memory
     quad1 = variant.startswith("quad1")
     L = [f"@inline(never) func {name}(_ a: ConvMicroArgs) {{"]
@@ -134,7 +134,7 @@ def module(isa, variants, doc):
     if isa == "AVX2":
         out.append(f"    case .quadUnsigned: return flushInterval == 1 ? {MAX_NR['quad1U']} : {MAX_NR['quadU']}")
         out.append(f"    case .quadSigned: return flushInterval == 1 ? {MAX_NR['quad1S']} : {MAX_NR['quadS']}")
-        out.append(f"    case .quadOffset: return flushInterval == 1 ? {MAX_NR['quad1O']} : {MAX_NR['quadO']}")
+        out.append(f"    case .quadOffset: return {MAX_NR['quadO']}   // chosen only where K ≥ 2")
     else:
         out.append(f"    case .quadUnsigned: return {MAX_NR['quadU']}")
         out.append(f"    case .quadOffset: return {MAX_NR['quadO']}")
@@ -274,7 +274,7 @@ def module512():
 
 FILES = {
     "Sources/SRVMKernelsAVX2/ConvMicroKernelsAVX2.swift":
-        module("AVX2", ["pair", "quadU", "quadS", "quadO", "quad1U", "quad1S", "quad1O"],
+        module("AVX2", ["pair", "quadU", "quadS", "quadO", "quad1U", "quad1S"],
                "AVX2 tiles: vpmaddwd pairs, vpmaddubsw quads with s16 partial sums (exact by the flush bound)."),
     "Sources/SRVMKernelsVNNI/ConvMicroKernelsVNNI.swift":
         module("VNNI", ["pair", "quadU", "quadO"],

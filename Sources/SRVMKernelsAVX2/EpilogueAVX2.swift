@@ -49,11 +49,6 @@ import SRVMKernelsCommon
     return clampAVX2(r, _mm256_set1_epi32(t.clampMin), _mm256_set1_epi32(t.clampMax))
 }
 
-public func requantizeStoreAVX2(_ acc: UnsafePointer<Int32>, _ t: RequantTables, channel c: Int, count: Int,
-                                out: UnsafeMutableRawPointer, type: StorageType) {
-    let x = _mm256_loadu_si256(UnsafeRawPointer(acc).assumingMemoryBound(to: __m256i.self))
-    storeLanesAVX2(requantizeLanesAVX2(x, t, channel: c), out, count: count, type: type)
-}
 #endif
 
 #if arch(x86_64)

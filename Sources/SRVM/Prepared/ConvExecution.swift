@@ -83,7 +83,7 @@ extension PreparedConv {
                 let top = max(0, firstRow), bottom = min(H - 1, lastRow)
                 for iy in stride(from: top, through: bottom, by: 1) {
                     widenRow(src + iy * W * srcLayout.stride * sourceType.byteWidth,
-                             to: stage + (iy - firstRow) * rowBytes, count: W * srcLayout.stride, type: sourceType, isa: isa)
+                             to: stage + (iy - firstRow) * rowBytes, count: W * srcLayout.stride, type: sourceType)
                 }
             }
             for y in yc..<ye {
@@ -196,7 +196,7 @@ extension PreparedConv {
 }
 
 /// Byte elements widened to s16 (the pair tiles' operand format).
-func widenRow(_ src: UnsafeRawPointer, to dst: UnsafeMutableRawPointer, count: Int, type: StorageType, isa: PreparedISA) {
+func widenRow(_ src: UnsafeRawPointer, to dst: UnsafeMutableRawPointer, count: Int, type: StorageType) {
     let out = dst.assumingMemoryBound(to: Int16.self)
     if type == .u8 {
         let s = src.assumingMemoryBound(to: UInt8.self)

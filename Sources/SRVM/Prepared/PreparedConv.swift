@@ -59,15 +59,14 @@ final class PreparedConv {
             kind = lo >= 0 ? .quadUnsigned : .quadOffset
             sourceOffset = lo >= 0 ? 0 : 128
             flushInterval = 1 << 20
-            widen = false
         } else if byteSource && lo >= 0 && interval >= 1 {
             // u8: s16 partial sums flushed every `interval` steps (1: every step, vpmaddwd by ones).
-            kind = .quadUnsigned; sourceOffset = 0; flushInterval = interval; widen = false
+            kind = .quadUnsigned; sourceOffset = 0; flushInterval = interval
         } else if byteSource && lo < 0 && offsetInterval >= 2 {
             // Small signed sources (4-bit): x − lo is a small unsigned byte, one vpaddb per broadcast.
-            kind = .quadOffset; sourceOffset = -lo; flushInterval = offsetInterval; widen = false
+            kind = .quadOffset; sourceOffset = -lo; flushInterval = offsetInterval
         } else if byteSource && lo < 0 && interval >= 1 && noMinWeight {
-            kind = .quadSigned; sourceOffset = 0; flushInterval = interval; widen = false
+            kind = .quadSigned; sourceOffset = 0; flushInterval = interval
         } else {
             kind = .pair; sourceOffset = 0; flushInterval = 1; widen = byteSource
         }
