@@ -23,9 +23,9 @@ public struct ProgramFile {
 
 /// The text of `srvm info`: metadata, instruction counts, constant bytes by kind, parameter
 /// count, values and slots, peak activation memory at `width` x `height`, and the compression
-/// figure (float source bytes vs. .qsr bytes).
-public func programInfo(_ p: Program, fileBytes: Int, width: Int, height: Int) throws -> String {
-    let vm = try VirtualMachine(program: p)
+/// figure (float source bytes vs. .qsr bytes). Memory and operand formats are those of `kernels`.
+public func programInfo(_ p: Program, fileBytes: Int, width: Int, height: Int, kernels: KernelSet = .best) throws -> String {
+    let vm = try VirtualMachine(program: p, kernels: kernels)
     let m = p.metadata
     var lines: [String] = []
     lines.append("model: \(m.modelName)")
@@ -56,8 +56,9 @@ public func programInfo(_ p: Program, fileBytes: Int, width: Int, height: Int) t
     }
     lines.append("parameters: \(parameters) (conv weights and biases)")
     lines.append("values: \(p.values.count)  slots: \(p.slotCount)")
-    let peak = try vm.slotBytes(width: width, height: height).reduce(0, +)
-    lines.append("peak activation memory at \(width)x\(height): \(peak) bytes (\(mebibytes(peak)) MiB)")
+    let buffers = try vm.slotBytes(width: width, height: height)
+    let peak = buffers.reduce(0, +)
+    lines.append("peak activation memory at \(width)x\(height): \(peak) bytes (\(mebibytes(peak)) MiB) in \(buffers.count) buffers, --kernels \(vm.kernels.rawValue)")
     if let kinds = vm.convKernelSummary { lines.append("conv operand formats, --kernels \(kinds)") }
     if m.sourceBytes > 0 && fileBytes > 0 {
         let ratio = Double(m.sourceBytes) / Double(fileBytes)

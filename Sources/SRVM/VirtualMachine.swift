@@ -55,7 +55,7 @@ public final class VirtualMachine {
         let shape = try shapes(width: image.width, height: image.height)
         switch kernels {
         case .reference:
-            let sizes = try slotBytes(width: image.width, height: image.height)
+            let sizes = try fileSlotBytes(width: image.width, height: image.height)
             return try reference.execute(image, shape: shape, sizes: sizes, keep: keep, profile: profile)
         default:
             return try prepared!.execute(image, shapes: shape, threads: threads, keep: keep, profile: profile)
@@ -112,9 +112,16 @@ public final class VirtualMachine {
         return out
     }
 
-    /// Bytes of each slot's buffer for an input of `width` x `height` (the largest value
-    /// assigned to the slot); their sum is the peak activation memory.
+    /// Bytes of each activation buffer this VM allocates for an input of `width` x `height`;
+    /// their sum is the peak activation memory. The prepared engine places values itself
+    /// (BufferPlan, at its pixel layout); the reference uses the file's slots.
     public func slotBytes(width: Int, height: Int) throws -> [Int] {
+        if let prepared { return prepared.bufferPlan(shapes: try shapes(width: width, height: height), folds: true).bytes }
+        return try fileSlotBytes(width: width, height: height)
+    }
+
+    /// Bytes of each of the file's slots: the largest value assigned to it.
+    func fileSlotBytes(width: Int, height: Int) throws -> [Int] {
         let s = try shapes(width: width, height: height)
         var bytes = [Int](repeating: 0, count: program.slotCount)
         for (v, d) in zip(program.values, s) {

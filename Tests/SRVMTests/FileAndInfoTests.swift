@@ -37,7 +37,14 @@ final class FileAndInfoTests: XCTestCase {
         let plane = 65536
         let planes: Int = 8 + 8 + 8 + 8 + 8 + 4 + 12 + 12 + 8
         let peak: Int = planes * plane + 16 + 4 * 128 * 128 * 2
-        XCTAssertTrue(lines.contains { $0.hasPrefix("peak activation memory at 256x256: \(peak) bytes") }, text)
+        // The reference runs on the file's slots; the prepared engine on its own buffer plan
+        // (pixel layout: channels padded to 8, every buffer + 64 bytes), never more buffers' worth
+        // than one per value.
+        let reference = try programInfo(file.program, fileBytes: file.byteCount, width: 256, height: 256, kernels: .reference)
+        XCTAssertTrue(reference.contains("peak activation memory at 256x256: \(peak) bytes (") && reference.contains("in 12 buffers, --kernels reference"), reference)
+        let planned = try VirtualMachine(program: p, kernels: .best).slotBytes(width: 256, height: 256)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("peak activation memory at 256x256: \(planned.reduce(0, +)) bytes") }, text)
+        XCTAssertLessThan(planned.count, p.values.count)
         // The prepared engine's operand formats: the four convs counted, on the set this CPU gets.
         let formats = try XCTUnwrap(lines.first { $0.hasPrefix("conv operand formats, --kernels ") }, text)
         let counts = formats.split(separator: ":").last!.split(separator: ",").compactMap { Int($0.split(separator: " ").first ?? "") }

@@ -211,3 +211,64 @@ final class ResidualAndViewTests: XCTestCase {
         }
     }
 }
+
+/// IMDN's split pattern: a conv's output is sliced; one slice feeds a conv at once, the other is
+/// read by a concat after two more convs. The file lets the next convs reuse the sliced value's
+/// slot (as the compiler does); the prepared engine reads both slices in place and keeps their
+/// source alive. Grouped convs with 4 narrow groups (run dense) are on the path too.
+func splitProgram() -> Program {
+    typealias F = Fixtures
+    let values = [
+        F.value("x", .u8, 3, slot: 0),                              // 0
+        F.value("wide", .i16, 24, slot: 1, q: -20000...20000),       // 1
+        F.value("keep", .i16, 5, slot: 2, q: -20000...20000),        // 2: slice 0..<5 of wide
+        F.value("rest", .i16, 19, slot: 3, q: -20000...20000),       // 3: slice 5..<24 of wide
+        F.value("b1", .i8, 16, slot: 1, q: -127...127),              // 4 (reuses wide's slot)
+        F.value("b2", .u8, 16, slot: 0),                             // 5
+        F.value("cat", .u8, 21, slot: 1),                            // 6
+        F.value("rgb", .u8, 3, slot: 0),                             // 7
+    ]
+    let constants = [
+        Constant(kind: .int8, values: pseudoRandom(24 * 3 * 9, -127...127, seed: 41)), Constant(kind: .int32, values: pseudoRandom(24, -900...900, seed: 42)),
+        Constant(kind: .int8, values: pseudoRandom(16 * 19 * 9, -127...127, seed: 43)), Constant(kind: .int32, values: pseudoRandom(16, -900...900, seed: 44)),
+        Constant(kind: .int8, values: pseudoRandom(16 * 4 * 9, -127...127, seed: 45)), Constant(kind: .int32, values: pseudoRandom(16, -900...900, seed: 46)),
+        Constant(kind: .int4, values: pseudoRandom(3 * 21, -8...7, seed: 47)), Constant(kind: .int32, values: pseudoRandom(3, -90...90, seed: 48)),
+    ]
+    func p3(_ o: Int32, _ i: Int32, group: Int32 = 1) -> ConvParameters {
+        ConvParameters(outputChannels: o, inputChannels: i, kernelHeight: 3, kernelWidth: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, group: group)
+    }
+    let tail = ConvParameters(outputChannels: 3, inputChannels: 21, kernelHeight: 1, kernelWidth: 1, padTop: 0, padLeft: 0, padBottom: 0, padRight: 0)
+    let instructions: [Instruction] = [
+        .inputPixels(dst: 0),
+        .conv(dst: 1, src: 0, params: p3(24, 3), weights: 0, weightBits: 8, bias: 1,
+              requant: Requantization(positive: [QuantMultiplier(3.0)], clampMin: -20000, clampMax: 20000), padValues: nil),
+        .sliceChannels(dst: 2, src: 1, start: 0),
+        .sliceChannels(dst: 3, src: 1, start: 5),
+        .conv(dst: 4, src: 3, params: p3(16, 19), weights: 2, weightBits: 8, bias: 3,
+              requant: Requantization(positive: [QuantMultiplier(0.00002)], negative: [QuantMultiplier(0.000005)], clampMin: -127, clampMax: 127), padValues: nil),
+        .conv(dst: 5, src: 4, params: p3(16, 16, group: 4), weights: 4, weightBits: 8, bias: 5,
+              requant: Requantization(positive: [QuantMultiplier(0.02)], clampMin: 0, clampMax: 255), padValues: nil),
+        .concat(dst: 6, sources: [2, 5], multipliers: [QuantMultiplier(0.01), nil], clampMin: 0, clampMax: 255),
+        .conv(dst: 7, src: 6, params: tail, weights: 6, weightBits: 4, bias: 7,
+              requant: Requantization(positive: [QuantMultiplier(0.1)], clampMin: 0, clampMax: 255), padValues: nil),
+        .outputPixels(src: 7),
+    ]
+    let meta = ModelMetadata(modelName: "split", scale: 1, channelOrder: .rgb, valueRange: 255, inputName: "in", outputName: "out", sourceBytes: 1)
+    return Program(metadata: meta, values: values, constants: constants, instructions: instructions, slotCount: 4)
+}
+
+final class SplitViewTests: XCTestCase {
+    func testSlicesReadByConvsAndALateConcatComputeTheReferencePixels() throws {
+        let p = splitProgram()
+        XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).viewSlices, 2)
+        let image = testImage(width: 31, height: 13, seed: 9)
+        let reference = try VirtualMachine(program: p, kernels: .reference, threads: 1).run(image)
+        XCTAssertGreaterThan(Set(reference.pixels).count, 16, "a flat output would make the comparison vacuous")
+        for set in [KernelSet.portable, .best] {
+            for threads in [1, 3] {
+                XCTAssertEqual(try VirtualMachine(program: p, kernels: set, threads: threads).run(image), reference, "--kernels \(set) --threads \(threads)")
+            }
+        }
+        XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).runRaw(image).image, reference)
+    }
+}

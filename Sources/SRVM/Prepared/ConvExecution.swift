@@ -87,7 +87,26 @@ extension PreparedConv {
                 }
             }
             for y in yc..<ye {
-                if gathers {
+                if gathers && gathersWords(eb: eb) {
+                    // Tap by tap, one unaligned 4-byte (u8) or 8-byte (s16) word per pixel: a
+                    // word's channels past C spill into the next tap's place, which the next tap
+                    // overwrites; the last tap's spill lands on zero weights.
+                    for ky in 0..<kh {
+                        let iy = y * sy - pt + ky * dy
+                        let inside = iy >= 0 && iy < H
+                        let row = src + (inside ? iy : 0) * W * sourceBytes
+                        for kx in 0..<kw {
+                            let e = (ky * kw + kx) * C * eb
+                            for x in 0..<Wo {
+                                let ix = x * sx - pl + kx * dx
+                                let px = inside && ix >= 0 && ix < W ? row + ix * sourceBytes : pad
+                                let out = gathered + x * gatherBytes + e
+                                if eb == 1 { out.storeBytes(of: px.loadUnaligned(as: UInt32.self), as: UInt32.self) }
+                                else { out.storeBytes(of: px.loadUnaligned(as: UInt64.self), as: UInt64.self) }
+                            }
+                        }
+                    }
+                } else if gathers {
                     for x in 0..<Wo {
                         let out = gathered + x * gatherBytes
                         for ky in 0..<kh {
@@ -180,6 +199,15 @@ extension PreparedConv {
 }
 
 extension PreparedConv {
+    /// The gather copies whole words: the source holds the operand format (bytes for quads,
+    /// s16 for pairs), so no element needs converting. The word is 4 channels, ≥ C.
+    /// The last tap's word must end inside the pixel's vector (else it would overwrite the next
+    /// pixel's first tap, written before it).
+    func gathersWords(eb: Int) -> Bool {
+        let fits = (taps - 1) * Int(params.inputChannels) + 4 <= stepsPerTap * kind.channelsPerStep
+        return fits && (eb == 1 ? (sourceType == .u8 || sourceType == .i8) : sourceType == .i16)
+    }
+
     /// Output pixels per register tile for this conv's kind on `isa`.
     func tilePixels(_ isa: PreparedISA, blocks: Int) -> Int {
         #if arch(x86_64)

@@ -23,16 +23,14 @@ final class PreparedProgram {
         let ranges = provenValueRanges(p)
         let n = p.instructions.count
         for (k, ins) in p.instructions.enumerated() {
-            guard case let .sliceChannels(d, src, _) = ins else { continue }
-            let readers = p.instructions.indices.filter { p.instructions[$0].sources.contains(d) }
-            guard let last = readers.last, readers.allSatisfy({ j in
-                switch p.instructions[j] { case .requantize, .concat: return true; default: return false }
-            }) else { continue }
-            // The source's slot must hold it until the view's last reader (readers included: one
-            // that wrote the source's slot would overwrite what it reads).
-            let slot = p.values[Int(src)].slot
-            let clobbered = ((k + 1)...last).contains { j in p.instructions[j].destination.map { p.values[Int($0)].slot == slot } ?? false }
-            if !clobbered { viewSlices.insert(k) }
+            guard case let .sliceChannels(d, _, _) = ins else { continue }
+            // Readers that address pixels through their layout's stride (a conv's tiles read
+            // whole quads/pairs past a view's last channel only against zero weights). The
+            // buffer plan keeps the source alive until the view's last reader.
+            let readers = p.instructions.filter { $0.sources.contains(d) }
+            if !readers.isEmpty && readers.allSatisfy({ r in
+                switch r { case .requantize, .concat, .conv: return true; default: return false }
+            }) { viewSlices.insert(k) }
         }
         if n >= 2, case let .depthToSpace(d, _, _, _) = p.instructions[n - 2], case let .outputPixels(o) = p.instructions[n - 1], d == o {
             fusedDepthToSpace = n - 2
@@ -53,7 +51,7 @@ final class PreparedProgram {
 
     /// slice_channels instructions read in place: their destination is a view (the source's
     /// buffer at the slice's first channel, the source's stride). Only where every reader is a
-    /// requantize or concat (kernels that take any stride) and nothing writes the source's slot
+    /// requantize, concat or conv (kernels that take any stride) and nothing writes the source's slot
     /// from the slice to the view's last reader.
     private var viewSlices: Set<Int> = []
     var viewSliceCount: Int { viewSlices.count }
@@ -61,26 +59,48 @@ final class PreparedProgram {
     /// The prepared convs in program order.
     var preparedConvs: [PreparedConv] { convs.keys.sorted().map { convs[$0]! } }
 
-    /// Bytes of each slot at the VM's layout for this input size.
-    func slotBytes(shapes: [(c: Int, h: Int, w: Int)]) -> [Int] {
-        var bytes = [Int](repeating: 0, count: program.slotCount)
-        for (v, s) in zip(program.values, shapes) {
-            let l = PixelLayout(channels: s.c, height: s.h, width: s.w, type: v.type)
-            bytes[Int(v.slot)] = max(bytes[Int(v.slot)], l.byteCount)
+    /// Where each value lives for this input size (views and the folded depth_to_space only
+    /// when `folds`; `runRaw` captures every value, so it runs without them).
+    func bufferPlan(shapes: [(c: Int, h: Int, w: Int)], folds: Bool) -> BufferPlan {
+        let p = program
+        func isView(_ v: ValueID) -> (ValueID, Int)? {
+            guard folds else { return nil }
+            for k in viewSlices { if case let .sliceChannels(d, src, start) = p.instructions[k], d == v { return (src, Int(start)) } }
+            return nil
         }
-        return bytes
+        var root = [ValueID](p.values.indices.map { ValueID($0) })
+        for k in viewSlices.sorted() where folds {
+            if case let .sliceChannels(d, src, _) = p.instructions[k] { root[Int(d)] = root[Int(src)] }
+        }
+        return BufferPlan(valueCount: p.values.count, instructionCount: p.instructions.count,
+                          valueBytes: { v in
+                              let s = shapes[Int(v)]
+                              return PixelLayout(channels: s.c, height: s.h, width: s.w, type: p.values[Int(v)].type).byteCount
+                          },
+                          reads: { i in
+                              let ins = p.instructions[i]
+                              if folds && i == self.fusedDepthToSpace { return [] }
+                              if folds, case .outputPixels = ins, let f = self.fusedDepthToSpace { return p.instructions[f].sources.map { root[Int($0)] } }
+                              if folds && self.viewSlices.contains(i) { return [] }
+                              return ins.sources.map { root[Int($0)] }
+                          },
+                          writes: { i in
+                              if folds && (i == self.fusedDepthToSpace || self.viewSlices.contains(i)) { return nil }
+                              guard let d = p.instructions[i].destination, isView(d) == nil else { return nil }
+                              return d
+                          })
     }
 
     func execute(_ image: RGBImage, shapes: [(c: Int, h: Int, w: Int)], threads: Int, keep: Bool,
                  profile: InstructionProfile?) throws -> (image: RGBImage, values: [ValueID: [Int32]]) {
         let p = program
-        let sizes = slotBytes(shapes: shapes)
+        let plan = bufferPlan(shapes: shapes, folds: !keep)
         // Slack past every buffer: a view starts up to its first channel late, and kernels read whole 8-lane blocks.
         let slack = p.instructions.reduce(64) { m, ins in
             if case let .sliceChannels(_, src, start) = ins { return max(m, (Int(start) + 8) * p.values[Int(src)].type.byteWidth + 64) }
             return m
         }
-        let buffers = sizes.map { UnsafeMutableRawPointer.allocate(byteCount: max($0, 64) + slack, alignment: 64) }
+        let buffers = plan.bytes.map { UnsafeMutableRawPointer.allocate(byteCount: max($0, 64) + slack, alignment: 64) }
         defer { for b in buffers { b.deallocate() } }
         let layouts = zip(p.values, shapes).map { PixelLayout(channels: $1.c, height: $1.h, width: $1.w, type: $0.type) }
         // Views (slice_channels read in place): value -> (source value, first channel).
@@ -89,11 +109,11 @@ final class PreparedProgram {
             for k in viewSlices { if case let .sliceChannels(d, src, start) = p.instructions[k] { views[d] = (src, Int(start)) } }
         }
         func buf(_ id: ValueID) -> UnsafeMutableRawPointer {
-            if let (src, start) = views[id] { return buffers[Int(p.values[Int(src)].slot)] + start * layouts[Int(src)].type.byteWidth }
-            return buffers[Int(p.values[Int(id)].slot)]
+            if let (src, start) = views[id] { return buf(src) + start * layouts[Int(src)].type.byteWidth }
+            return buffers[plan.buffer[Int(id)]!]
         }
         func lay(_ id: ValueID) -> PixelLayout {
-            if let (src, _) = views[id] { return PixelLayout(view: layouts[Int(id)].channels, of: layouts[Int(src)]) }
+            if let (src, _) = views[id] { return PixelLayout(view: layouts[Int(id)].channels, of: lay(src)) }
             return layouts[Int(id)]
         }
         var kept: [ValueID: [Int32]] = [:]
@@ -103,12 +123,7 @@ final class PreparedProgram {
             let started = profile != nil ? monotonicSeconds() : 0
             // A slice read in place does nothing.
             let folded = !keep && viewSlices.contains(index)
-            var scratch: UnsafeMutableRawPointer? = nil
-            if !folded, let d = ins.destination, ins.sources.contains(where: { p.values[Int($0)].slot == p.values[Int(d)].slot }) {
-                scratch = .allocate(byteCount: max(sizes[Int(p.values[Int(d)].slot)], 64), alignment: 64)
-            }
-            defer { scratch?.deallocate() }
-            let dst = folded ? nil : ins.destination.map { scratch ?? buf($0) }   // a view has no buffer of its own
+            let dst = folded || (index == fusedDepthToSpace && !keep) ? nil : ins.destination.map { buf($0) }   // a view has no buffer of its own
             let dl = ins.destination.map { lay($0) }
 
             switch ins {
@@ -149,7 +164,6 @@ final class PreparedProgram {
             }
 
             if !folded, let d = ins.destination {
-                if let scratch { buf(d).copyMemory(from: scratch, byteCount: lay(d).byteCount) }
                 if keep { kept[d] = planar(buf(d), lay(d)) }
             }
             if let profile { profile.seconds[index] += monotonicSeconds() - started }
