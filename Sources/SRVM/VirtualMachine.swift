@@ -74,6 +74,8 @@ public final class VirtualMachine {
 
     /// slice_channels the prepared engine reads in place (0 for the reference).
     var viewSlices: Int { prepared?.viewSliceCount ?? 0 }
+    /// Concat sources the prepared engine's convs store straight into the concat (0 for the reference).
+    var concatPartsStoredByConvs: Int { prepared?.concatPartCount ?? 0 }
 
     /// Multiply-accumulates of one run at `width` x `height` (conv products; for GMAC/s).
     public func multiplyAccumulates(width: Int, height: Int) throws -> Int {

@@ -101,9 +101,10 @@ public struct ConcatSource {
 /// concat: each source's channels, requantized (or not) and clamped, at consecutive channel
 /// offsets. A block of 8 may spill unspecified lanes into the next source's channels, which
 /// that source then overwrites (same pixel, same thread); a block that would cross the
-/// destination pixel stores only its real lanes.
+/// destination pixel stores only its real lanes. `exact`: every block stores only its real
+/// lanes (convs stored the pixel's other channels already).
 public func concatPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, first: Int, pixels: Int,
-                             sources: UnsafeBufferPointer<ConcatSource>, lo: Int32, hi: Int32) {
+                             sources: UnsafeBufferPointer<ConcatSource>, lo: Int32, hi: Int32, exact: Bool = false) {
     let vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi)
     let db = dstType.byteWidth
     for p in first..<(first + pixels) {
@@ -116,7 +117,7 @@ public func concatPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageTyp
                 var v = loadLanesAVX2(s.base + (p * s.stride + c) * s.type.byteWidth, s.type)
                 if let q { v = requantizeAVX2(v, q, leftShifts: left) }
                 v = clampAVX2(v, vlo, vhi)
-                let n = c0 + c + 8 <= stride ? 8 : min(8, s.channels - c)
+                let n = c0 + c + 8 <= stride && !exact ? 8 : min(8, s.channels - c)
                 storeLanesAVX2(v, dst + (p * stride + c0 + c) * db, count: n, type: dstType)
                 c += 8
             }

@@ -215,7 +215,8 @@ final class ResidualAndViewTests: XCTestCase {
 /// IMDN's split pattern: a conv's output is sliced; one slice feeds a conv at once, the other is
 /// read by a concat after two more convs. The file lets the next convs reuse the sliced value's
 /// slot (as the compiler does); the prepared engine reads both slices in place and keeps their
-/// source alive. Grouped convs with 4 narrow groups (run dense) are on the path too.
+/// source alive. Grouped convs with 4 narrow groups (run dense) are on the path too, and a conv
+/// that stores its result straight into the concat's channels.
 func splitProgram() -> Program {
     typealias F = Fixtures
     let values = [
@@ -261,6 +262,9 @@ final class SplitViewTests: XCTestCase {
     func testSlicesReadByConvsAndALateConcatComputeTheReferencePixels() throws {
         let p = splitProgram()
         XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).viewSlices, 2)
+        // b2 (a conv, copied by the concat, clamp 0...255 inside the concat's) is stored in place;
+        // the requantized slice is copied into the channels before it.
+        XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).concatPartsStoredByConvs, 1)
         let image = testImage(width: 31, height: 13, seed: 9)
         let reference = try VirtualMachine(program: p, kernels: .reference, threads: 1).run(image)
         XCTAssertGreaterThan(Set(reference.pixels).count, 16, "a flat output would make the comparison vacuous")

@@ -12,10 +12,12 @@ struct BufferPlan {
     /// Bytes of each buffer: the largest value placed in it.
     let bytes: [Int]
 
-    /// `reads(i)`: the values instruction i reads (views resolved to their sources);
-    /// `writes(i)`: the value it writes into a buffer of its own (nil for a view or a no-op).
+    /// `reads(i)`: the values instruction i reads or writes in a buffer allocated earlier (views
+    /// resolved to their sources; a concat its own destination when convs wrote parts of it);
+    /// `allocates(i)`: the values whose buffers instruction i needs first (none for a view or a
+    /// no-op; a concat's destination at the first conv that stores into it).
     init(valueCount: Int, instructionCount: Int, valueBytes: (ValueID) -> Int,
-         reads: (Int) -> [ValueID], writes: (Int) -> ValueID?) {
+         reads: (Int) -> [ValueID], allocates: (Int) -> [ValueID]) {
         var lastUse = [Int](repeating: -1, count: valueCount)
         for i in 0..<instructionCount {
             for v in reads(i) { lastUse[Int(v)] = max(lastUse[Int(v)], i) }
@@ -26,7 +28,7 @@ struct BufferPlan {
         // Values whose buffer is freed after instruction i.
         var dying = [[Int]](repeating: [], count: instructionCount)
         for i in 0..<instructionCount {
-            if let d = writes(i) {
+            for d in allocates(i) {
                 let need = valueBytes(d)
                 // Best fit among the free buffers: the smallest that holds it, else the largest (grown).
                 let fits = free.filter { bytes[$0] >= need }

@@ -98,15 +98,17 @@ func mulHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, a: UnsafeRawPointer,
     }
 }
 
+/// `exact`: store only the sources' channels (other channels of `d`'s pixels hold data already);
+/// else a source's last 8-lane block may spill into the next source's channels, rewritten next.
 func concatHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, sources: [(UnsafeRawPointer, PixelLayout, QuantMultiplier?)],
-               lo: Int32, hi: Int32, isa: PreparedISA, threads: Int) {
+               lo: Int32, hi: Int32, exact: Bool = false, isa: PreparedISA, threads: Int) {
     #if arch(x86_64)
     if isa.hasAVX2 {
         let list = sources.map { ConcatSource(base: $0.0, type: $0.1.type, channels: $0.1.channels, stride: $0.1.stride, multiplier: $0.2) }
         list.withUnsafeBufferPointer { srcs in
             parallelRows(d, threads: threads) { rows in
                 concatPixelsAVX2(dst: dst, d.type, stride: d.stride, first: rows.lowerBound * d.width, pixels: rows.count * d.width,
-                                 sources: srcs, lo: lo, hi: hi)
+                                 sources: srcs, lo: lo, hi: hi, exact: exact)
             }
         }
         return

@@ -32,6 +32,22 @@ final class PreparedProgram {
                 switch r { case .requantize, .concat, .conv: return true; default: return false }
             }) { viewSlices.insert(k) }
         }
+        // Concat sources a conv can store straight into the concat's buffer: copied (no
+        // multiplier), clamp bounds that cannot bind on the conv's results, read by nothing else.
+        for (k, ins) in p.instructions.enumerated() {
+            guard case let .concat(d, sources, ms, lo, hi) = ins else { continue }
+            let dt = p.values[Int(d)].type.range
+            var offset = 0
+            for (s, m) in zip(sources, ms) {
+                defer { offset += Int(p.values[Int(s)].channels) }
+                guard m == nil, lo >= dt.lowerBound, hi <= dt.upperBound, sources.filter({ $0 == s }).count == 1,
+                      let j = p.instructions.firstIndex(where: { $0.destination == s }),
+                      case let .conv(_, _, _, _, _, _, r, _) = p.instructions[j], r.clampMin >= lo, r.clampMax <= hi,
+                      p.instructions.indices.allSatisfy({ $0 == k || !p.instructions[$0].sources.contains(s) })
+                else { continue }
+                concatParts[s] = (d, offset)
+            }
+        }
         if n >= 2, case let .depthToSpace(d, _, _, _) = p.instructions[n - 2], case let .outputPixels(o) = p.instructions[n - 1], d == o {
             fusedDepthToSpace = n - 2
         }
@@ -54,6 +70,10 @@ final class PreparedProgram {
     /// requantize, concat or conv (kernels that take any stride) and nothing writes the source's slot
     /// from the slice to the view's last reader.
     private var viewSlices: Set<Int> = []
+    /// Conv results stored straight into a concat's buffer: value -> (the concat's destination,
+    /// first channel). The concat copies only its other sources.
+    private var concatParts: [ValueID: (ValueID, Int)] = [:]
+    var concatPartCount: Int { concatParts.count }
     var viewSliceCount: Int { viewSlices.count }
 
     /// The prepared convs in program order.
@@ -82,12 +102,23 @@ final class PreparedProgram {
                               if folds && i == self.fusedDepthToSpace { return [] }
                               if folds, case .outputPixels = ins, let f = self.fusedDepthToSpace { return p.instructions[f].sources.map { root[Int($0)] } }
                               if folds && self.viewSlices.contains(i) { return [] }
+                              if folds, case let .concat(d, sources, _, _, _) = ins, sources.contains(where: { self.concatParts[$0] != nil }) {
+                                  return sources.filter { self.concatParts[$0] == nil }.map { root[Int($0)] } + [d]
+                              }
                               return ins.sources.map { root[Int($0)] }
                           },
-                          writes: { i in
-                              if folds && (i == self.fusedDepthToSpace || self.viewSlices.contains(i)) { return nil }
-                              guard let d = p.instructions[i].destination, isView(d) == nil else { return nil }
-                              return d
+                          allocates: { i in
+                              if folds && (i == self.fusedDepthToSpace || self.viewSlices.contains(i)) { return [] }
+                              guard let d = p.instructions[i].destination, isView(d) == nil else { return [] }
+                              if folds, let (whole, _) = self.concatParts[d] {
+                                  // The first conv storing into the concat allocates its buffer.
+                                  let first = p.instructions.firstIndex { ins in ins.destination.map { self.concatParts[$0]?.0 == whole } ?? false }
+                                  return first == i ? [whole] : []
+                              }
+                              if folds, case let .concat(_, sources, _, _, _) = p.instructions[i], sources.contains(where: { self.concatParts[$0] != nil }) {
+                                  return []
+                              }
+                              return [d]
                           })
     }
 
@@ -108,12 +139,15 @@ final class PreparedProgram {
         if !keep {
             for k in viewSlices { if case let .sliceChannels(d, src, start) = p.instructions[k] { views[d] = (src, Int(start)) } }
         }
+        let parts = keep ? [:] : concatParts
         func buf(_ id: ValueID) -> UnsafeMutableRawPointer {
             if let (src, start) = views[id] { return buf(src) + start * layouts[Int(src)].type.byteWidth }
+            if let (whole, start) = parts[id] { return buf(whole) + start * layouts[Int(whole)].type.byteWidth }
             return buffers[plan.buffer[Int(id)]!]
         }
         func lay(_ id: ValueID) -> PixelLayout {
             if let (src, _) = views[id] { return PixelLayout(view: layouts[Int(id)].channels, of: lay(src)) }
+            if let (whole, _) = parts[id] { return PixelLayout(view: layouts[Int(id)].channels, of: lay(whole)) }
             return layouts[Int(id)]
         }
         var kept: [ValueID: [Int32]] = [:]
@@ -147,6 +181,16 @@ final class PreparedProgram {
                        subtract: subtract, lo: lo, hi: hi, isa: isa, threads: threads)
             case let .mul(_, a, b, m, lo, hi):
                 mulHWC(dst: dst!, dl!, a: buf(a), lay(a), b: buf(b), lay(b), m: m, lo: lo, hi: hi, isa: isa, threads: threads)
+            case let .concat(d, sources, ms, lo, hi) where sources.contains(where: { parts[$0] != nil }):
+                // Convs stored some sources already: copy the others into their channels only.
+                var offset = 0
+                for (s, m) in zip(sources, ms) {
+                    if parts[s] == nil {
+                        concatHWC(dst: buf(d) + offset * lay(d).type.byteWidth, PixelLayout(view: lay(s).channels, of: lay(d)),
+                                  sources: [(UnsafeRawPointer(buf(s)), lay(s), m)], lo: lo, hi: hi, exact: true, isa: isa, threads: threads)
+                    }
+                    offset += lay(s).channels
+                }
             case let .concat(_, sources, ms, lo, hi):
                 concatHWC(dst: dst!, dl!, sources: zip(sources, ms).map { (UnsafeRawPointer(buf($0)), lay($0), $1) }, lo: lo, hi: hi, isa: isa, threads: threads)
             case let .sliceChannels(_, src, start):
