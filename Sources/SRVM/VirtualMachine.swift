@@ -76,6 +76,8 @@ public final class VirtualMachine {
     var viewSlices: Int { prepared?.viewSliceCount ?? 0 }
     /// Concat sources the prepared engine's convs store straight into the concat (0 for the reference).
     var concatPartsStoredByConvs: Int { prepared?.concatPartCount ?? 0 }
+    /// Convs the prepared engine runs storing through the depth_to_space after them.
+    var depthToSpaceFolds: Int { prepared?.depthToSpaceFoldCount ?? 0 }
 
     /// Multiply-accumulates of one run at `width` x `height` (conv products; for GMAC/s).
     public func multiplyAccumulates(width: Int, height: Int) throws -> Int {

@@ -276,3 +276,57 @@ final class SplitViewTests: XCTestCase {
         XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).runRaw(image).image, reference)
     }
 }
+
+/// EDSR's upsampler: conv (3 -> 32·b²) → depth_to_space (CRD or DCR) → conv → output. The
+/// first conv stores through the depth_to_space (its outputs permuted to DCR order).
+func upsamplerProgram(block b: Int32, crd: Bool) -> Program {
+    typealias F = Fixtures
+    let up = DimExpr(symbol: 0, coefficient: b), upW = DimExpr(symbol: 1, coefficient: b)
+    let values = [
+        F.value("x", .u8, 3, slot: 0),
+        F.value("wide", .i16, 32 * b * b, slot: 1, q: -20000...20000),
+        F.value("shuffled", .i16, 32, up, upW, slot: 0, q: -20000...20000),
+        F.value("rgb", .u8, 3, up, upW, slot: 1),
+    ]
+    let O = Int(32 * b * b)
+    let constants = [
+        Constant(kind: .int8, values: pseudoRandom(O * 3 * 9, -127...127, seed: 51)), Constant(kind: .int32, values: pseudoRandom(O, -900...900, seed: 52)),
+        Constant(kind: .int8, values: pseudoRandom(3 * 32 * 9, -127...127, seed: 53)), Constant(kind: .int32, values: pseudoRandom(3, -900...900, seed: 54)),
+    ]
+    func p3(_ o: Int32, _ i: Int32) -> ConvParameters {
+        ConvParameters(outputChannels: o, inputChannels: i, kernelHeight: 3, kernelWidth: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
+    }
+    let perChannel = (0..<O).map { QuantMultiplier(2.0 + 0.01 * Double($0)) }
+    let negative = (0..<O).map { QuantMultiplier(0.5 + 0.003 * Double($0)) }
+    let instructions: [Instruction] = [
+        .inputPixels(dst: 0),
+        .conv(dst: 1, src: 0, params: p3(Int32(O), 3), weights: 0, weightBits: 8, bias: 1,
+              requant: Requantization(positive: perChannel, negative: negative, clampMin: -20000, clampMax: 20000), padValues: nil),
+        .depthToSpace(dst: 2, src: 1, blockSize: b, crd: crd),
+        .conv(dst: 3, src: 2, params: p3(3, 32), weights: 2, weightBits: 8, bias: 3,
+              requant: Requantization(positive: [QuantMultiplier(0.00005)], clampMin: 0, clampMax: 255), padValues: nil),
+        .outputPixels(src: 3),
+    ]
+    let meta = ModelMetadata(modelName: "upsampler", scale: Int(b), channelOrder: .rgb, valueRange: 255, inputName: "in", outputName: "out", sourceBytes: 1)
+    return Program(metadata: meta, values: values, constants: constants, instructions: instructions, slotCount: 2)
+}
+
+final class DepthToSpaceFoldTests: XCTestCase {
+    func testAConvStoringThroughDepthToSpaceComputesTheReferencePixels() throws {
+        for (b, crd) in [(Int32(2), true), (2, false), (3, true)] {
+            let p = upsamplerProgram(block: b, crd: crd)
+            XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).depthToSpaceFolds, 1)
+            let image = testImage(width: 19, height: 11, seed: 10)
+            let reference = try VirtualMachine(program: p, kernels: .reference, threads: 1).run(image)
+            XCTAssertGreaterThan(Set(reference.pixels).count, 16, "a flat output would make the comparison vacuous")
+            for set in [KernelSet.portable, .avx2, .best] {
+                for threads in [1, 3] {
+                    let out = try VirtualMachine(program: p, kernels: set, threads: threads).run(image)
+                    let differing = zip(out.pixels, reference.pixels).filter { $0 != $1 }.count
+                    XCTAssertEqual(differing, 0, "block \(b) crd \(crd) --kernels \(set) --threads \(threads)")
+                }
+            }
+            XCTAssertTrue(try VirtualMachine(program: p, kernels: .best).runRaw(image).image == reference, "runRaw, block \(b) crd \(crd)")
+        }
+    }
+}

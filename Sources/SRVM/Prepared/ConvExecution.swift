@@ -29,19 +29,22 @@ private let rowsPerChunk = 8
 extension PreparedConv {
     /// Runs the conv over output rows split across `threads` (each row's result does not
     /// depend on the split, so every thread count gives the same bytes).
+    /// `depthToSpace`: the results go through a depth_to_space of `block` into `dst`, laid out
+    /// as its destination (`dstLayout` is the conv's own output shape); the output channels are
+    /// in DCR order, each chunk within one sub-pixel.
     func run(src: UnsafeRawPointer, srcLayout: PixelLayout, dst: UnsafeMutableRawPointer, dstLayout: PixelLayout,
-             isa: PreparedISA, threads: Int) {
+             isa: PreparedISA, threads: Int, depthToSpace: (block: Int, layout: PixelLayout)? = nil) {
         // A thread's share is at least a few rows, so tiny outputs (the [C,1,1] attention
         // convs) do not pay for waking threads.
         let work = dstLayout.height * dstLayout.width * groupOutputs * taps * groupInputs
         let useThreads = work < 1 << 16 ? 1 : threads
         parallelRanges(dstLayout.height, threads: useThreads) { rows in
-            self.runRows(rows, src: src, srcLayout: srcLayout, dst: dst, dstLayout: dstLayout, isa: isa)
+            self.runRows(rows, src: src, srcLayout: srcLayout, dst: dst, dstLayout: dstLayout, isa: isa, depthToSpace: depthToSpace)
         }
     }
 
     func runRows(_ rows: Range<Int>, src: UnsafeRawPointer, srcLayout: PixelLayout, dst: UnsafeMutableRawPointer,
-                 dstLayout: PixelLayout, isa: PreparedISA) {
+                 dstLayout: PixelLayout, isa: PreparedISA, depthToSpace: (block: Int, layout: PixelLayout)? = nil) {
         let q = params
         let kh = Int(q.kernelHeight), kw = Int(q.kernelWidth)
         let sy = Int(q.strideY), sx = Int(q.strideX), dy = Int(q.dilationY), dx = Int(q.dilationX)
@@ -50,7 +53,22 @@ extension PreparedConv {
         let T = taps, eb = kind.elementBytes
         let pixelBytes = srcLayout.stride * eb
         let rowBytes = W * pixelBytes
-        let dstType = dstLayout.type, dstBytes = dstType.byteWidth
+        let dstType = depthToSpace?.layout.type ?? dstLayout.type, dstBytes = dstType.byteWidth
+        // Where output channel c (a block's first) of pixel (y, x) is stored, and the bytes from
+        // one pixel to the next.
+        let pixelStep: Int
+        let store: (Int, Int, Int) -> UnsafeMutableRawPointer
+        if let (b, d) = depthToSpace {
+            let cOut = d.channels
+            pixelStep = b * d.stride * dstBytes
+            store = { y, x, c in
+                let sub = c / cOut
+                return dst + pixelOffset(d, y * b + sub / b, x * b + sub % b) + (c % cOut) * dstBytes
+            }
+        } else {
+            pixelStep = dstLayout.stride * dstBytes
+            store = { y, x, c in dst + pixelOffset(dstLayout, y, x) + c * dstBytes }
+        }
         let tables = requant.tables
         let pad = UnsafeRawPointer(padPixel)
 
@@ -142,7 +160,6 @@ extension PreparedConv {
                     }
                 }
                 }
-                let outRow = dst + pixelOffset(dstLayout, y, 0)
                 for chunk in chunks {
                     let weightsBase = UnsafeRawPointer(weights + chunk.weightOffset)
                     let channelOffset = chunk.group * groupInputs * eb
@@ -165,15 +182,15 @@ extension PreparedConv {
                         #if arch(x86_64)
                         if isa.hasAVX2 {
                             let c = (chunk.group * blocksPerGroup + chunk.firstBlock) * 8
-                            let out = outRow + (x0 * dstLayout.stride + chunk.group * groupOutputs + chunk.firstBlock * 8) * dstBytes
+                            let out = store(y, x0, chunk.group * groupOutputs + chunk.firstBlock * 8)
                             if isa == .avx512 && !tables.hasLeftShift {
                                 requantizeTileAVX512(acc, pixels: nr, blocks: chunk.blocks, tables, channel: c,
                                                      validChannels: groupOutputs - chunk.firstBlock * 8, out: out,
-                                                     pixelBytes: dstLayout.stride * dstBytes, type: dstType)
+                                                     pixelBytes: pixelStep, type: dstType)
                             } else {
                                 requantizeTileAVX2(acc, pixels: nr, blocks: chunk.blocks, tables, channel: c,
                                                    validChannels: groupOutputs - chunk.firstBlock * 8, out: out,
-                                                   pixelBytes: dstLayout.stride * dstBytes, type: dstType)
+                                                   pixelBytes: pixelStep, type: dstType)
                             }
                             x0 += nr
                             continue
@@ -183,7 +200,7 @@ extension PreparedConv {
                             for m in 0..<chunk.blocks {
                                 let bj = chunk.firstBlock + m
                                 let count = min(8, groupOutputs - bj * 8)
-                                let out = outRow + ((x0 + p) * dstLayout.stride + chunk.group * groupOutputs + bj * 8) * dstBytes
+                                let out = store(y, x0 + p, chunk.group * groupOutputs + bj * 8)
                                 let lanes = UnsafePointer(acc + (p * chunk.blocks + m) * 8)
                                 let c = (chunk.group * blocksPerGroup + bj) * 8
                                 requantizeStorePortable(lanes, tables, channel: c, count: count, out: out, type: dstType)

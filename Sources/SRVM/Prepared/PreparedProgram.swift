@@ -51,11 +51,30 @@ final class PreparedProgram {
         if n >= 2, case let .depthToSpace(d, _, _, _) = p.instructions[n - 2], case let .outputPixels(o) = p.instructions[n - 1], d == o {
             fusedDepthToSpace = n - 2
         }
+        // A depth_to_space of a conv's result, read by nothing else: the conv stores each block
+        // of 8 channels at its sub-pixel (its output channels permuted from CRD to DCR order
+        // at prepare time), and the depth_to_space does nothing.
+        for (k, ins) in p.instructions.enumerated() {
+            guard case let .depthToSpace(d, src, b, crd) = ins, k != fusedDepthToSpace,
+                  Int(p.values[Int(d)].channels) % 32 == 0,
+                  let j = p.instructions.firstIndex(where: { $0.destination == src }),
+                  case let .conv(_, _, q, _, _, _, _, _) = p.instructions[j], q.group == 1,
+                  p.instructions.indices.allSatisfy({ $0 == k || !p.instructions[$0].sources.contains(src) })
+            else { continue }
+            spaceFolds[j] = (k, d, Int(b), crd)
+        }
         for (i, ins) in p.instructions.enumerated() {
             switch ins {
             case let .conv(_, src, q, w, _, b, r, pad):
-                convs[i] = PreparedConv(params: q, weights: p.constants[Int(w)].values, bias: p.constants[Int(b)].values,
-                                        requant: r, padValues: pad.map { p.constants[Int($0)].values },
+                var (weights, bias, requant) = (p.constants[Int(w)].values, p.constants[Int(b)].values, r)
+                if let f = spaceFolds[i], f.crd {
+                    // Output channel c'·b² + sub becomes sub·C' + c': each sub-pixel's channels contiguous.
+                    let sub = f.block * f.block, cOut = Int(q.outputChannels) / sub
+                    let order = (0..<Int(q.outputChannels)).map { n in (n % cOut) * sub + n / cOut }
+                    (weights, bias, requant) = permuteOutputs(weights, bias, requant, order: order)
+                }
+                convs[i] = PreparedConv(params: q, weights: weights, bias: bias,
+                                        requant: requant, padValues: pad.map { p.constants[Int($0)].values },
                                         source: p.values[Int(src)], sourceRange: ranges[Int(src)], isa: isa)
             case let .requantize(dst, _, r):
                 let c = Int(p.values[Int(dst)].channels)
@@ -73,6 +92,10 @@ final class PreparedProgram {
     /// Conv results stored straight into a concat's buffer: value -> (the concat's destination,
     /// first channel). The concat copies only its other sources.
     private var concatParts: [ValueID: (ValueID, Int)] = [:]
+    /// Convs that store through the depth_to_space after them: conv index -> (depth_to_space
+    /// index, its destination, block, CRD).
+    private var spaceFolds: [Int: (index: Int, dst: ValueID, block: Int, crd: Bool)] = [:]
+    var depthToSpaceFoldCount: Int { spaceFolds.count }
     var concatPartCount: Int { concatParts.count }
     var viewSliceCount: Int { viewSlices.count }
 
@@ -102,6 +125,7 @@ final class PreparedProgram {
                               if folds && i == self.fusedDepthToSpace { return [] }
                               if folds, case .outputPixels = ins, let f = self.fusedDepthToSpace { return p.instructions[f].sources.map { root[Int($0)] } }
                               if folds && self.viewSlices.contains(i) { return [] }
+                              if let f = self.spaceFolds.values.first(where: { $0.index == i }) { return [f.dst] }
                               if folds, case let .concat(d, sources, _, _, _) = ins, sources.contains(where: { self.concatParts[$0] != nil }) {
                                   return sources.filter { self.concatParts[$0] == nil }.map { root[Int($0)] } + [d]
                               }
@@ -109,6 +133,8 @@ final class PreparedProgram {
                           },
                           allocates: { i in
                               if folds && (i == self.fusedDepthToSpace || self.viewSlices.contains(i)) { return [] }
+                              if let f = self.spaceFolds[i] { return [f.dst] }
+                              if self.spaceFolds.values.contains(where: { $0.index == i }) { return [] }
                               guard let d = p.instructions[i].destination, isView(d) == nil else { return [] }
                               if folds, let (whole, _) = self.concatParts[d] {
                                   // The first conv storing into the concat allocates its buffer.
@@ -157,7 +183,10 @@ final class PreparedProgram {
             let started = profile != nil ? monotonicSeconds() : 0
             // A slice read in place does nothing.
             let folded = !keep && viewSlices.contains(index)
-            let dst = folded || (index == fusedDepthToSpace && !keep) ? nil : ins.destination.map { buf($0) }   // a view has no buffer of its own
+            // A view, a folded depth_to_space and a conv storing through one have no buffer of their own.
+            let noBuffer = folded || (!keep && index == fusedDepthToSpace) || spaceFolds[index] != nil
+                || spaceFolds.values.contains { $0.index == index }
+            let dst = noBuffer ? nil : ins.destination.map { buf($0) }
             let dl = ins.destination.map { lay($0) }
 
             switch ins {
@@ -173,7 +202,14 @@ final class PreparedProgram {
             case .sliceChannels where folded:
                 break   // its readers read the source in place
             case let .conv(_, src, _, _, _, _, _, _):
-                convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: dst!, dstLayout: dl!, isa: isa, threads: threads)
+                if let f = spaceFolds[index] {
+                    convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: buf(f.dst), dstLayout: dl!, isa: isa, threads: threads,
+                                      depthToSpace: (f.block, lay(f.dst)))
+                } else {
+                    convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: dst!, dstLayout: dl!, isa: isa, threads: threads)
+                }
+            case .depthToSpace where spaceFolds.values.contains(where: { $0.index == index }):
+                break   // the conv before it stored through it
             case let .requantize(_, src, _):
                 requantizeHWC(dst: dst!, dl!, src: buf(src), lay(src), tables: requants[index]!.tables, isa: isa, threads: threads)
             case let .add(_, a, b, shift, ma, mb, mo, subtract, lo, hi):
@@ -208,7 +244,11 @@ final class PreparedProgram {
             }
 
             if !folded, let d = ins.destination {
-                if keep { kept[d] = planar(buf(d), lay(d)) }
+                if keep, let f = spaceFolds[index] {
+                    kept[d] = beforeDepthToSpace(planar(buf(f.dst), lay(f.dst)), lay(f.dst), block: f.block, crd: f.crd)
+                } else if keep {
+                    kept[d] = planar(buf(d), lay(d))
+                }
             }
             if let profile { profile.seconds[index] += monotonicSeconds() - started }
         }
@@ -290,4 +330,34 @@ func outputPixelsHWC(src: UnsafeRawPointer, _ s: PixelLayout, order: ModelMetada
         }
     }
     return RGBImage(width: s.width, height: s.height, pixels: pixels)
+}
+
+/// A conv's weights [O][...], bias and per-channel requantization with output channel n taken
+/// from channel order[n].
+func permuteOutputs(_ w: [Int32], _ bias: [Int32], _ r: Requantization, order: [Int]) -> ([Int32], [Int32], Requantization) {
+    let per = w.count / order.count
+    var weights = [Int32](); weights.reserveCapacity(w.count)
+    for o in order { weights.append(contentsOf: w[(o * per)..<((o + 1) * per)]) }
+    var q = r
+    if q.positive.count > 1 { q.positive = order.map { r.positive[$0] } }
+    if let n = r.negative, n.count > 1 { q.negative = order.map { n[$0] } }
+    return (weights, order.map { bias[$0] }, q)
+}
+
+/// The source of a depth_to_space, planar [C·b², H/b, W/b], recovered from its planar result
+/// (runRaw's record of a conv that stored through it).
+func beforeDepthToSpace(_ v: [Int32], _ d: PixelLayout, block b: Int, crd: Bool) -> [Int32] {
+    let C = d.channels, H = d.height / b, W = d.width / b
+    var out = [Int32](repeating: 0, count: v.count)
+    for c in 0..<C {
+        for i in 0..<b {
+            for j in 0..<b {
+                let s = crd ? c * b * b + i * b + j : (i * b + j) * C + c
+                for y in 0..<H {
+                    for x in 0..<W { out[(s * H + y) * W + x] = v[(c * d.height + y * b + i) * d.width + x * b + j] }
+                }
+            }
+        }
+    }
+    return out
 }
