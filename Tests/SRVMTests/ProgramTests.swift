@@ -330,3 +330,20 @@ final class DepthToSpaceFoldTests: XCTestCase {
         }
     }
 }
+
+final class RepeatedRunTests: XCTestCase {
+    /// A VM reuses its activation buffers from run to run: stale values from another image
+    /// must never reach an output (every fixture, alternating images of one size).
+    func testReusedBuffersComputeEachImagesReferencePixels() throws {
+        let programs = [Fixtures.everyInstruction(), splitProgram(), upsamplerProgram(block: 2, crd: true), residualProgram(convIsA: true, subtract: false)]
+        for p in programs {
+            let images = [testImage(width: 21, height: 15, seed: 11), testImage(width: 21, height: 15, seed: 12)]
+            let references = try images.map { try VirtualMachine(program: p, kernels: .reference, threads: 1).run($0) }
+            XCTAssertNotEqual(references[0], references[1], p.metadata.modelName)
+            let vm = try VirtualMachine(program: p, kernels: .best, threads: 2)
+            for k in [0, 1, 0, 1] {
+                XCTAssertTrue(try vm.run(images[k]) == references[k], "\(p.metadata.modelName), image \(k)")
+            }
+        }
+    }
+}

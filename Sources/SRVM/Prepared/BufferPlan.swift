@@ -1,3 +1,4 @@
+import Foundation
 import QSRFormat
 
 /// Where the prepared engine keeps each value: buffers placed by liveness at the VM's own
@@ -47,4 +48,30 @@ struct BufferPlan {
         }
         self.buffer = buffer; self.bytes = bytes
     }
+}
+
+/// One set of activation buffers kept between runs (a run that finds it taken or of another
+/// size allocates its own; the set given back last is kept).
+final class BufferCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var buffers: [UnsafeMutableRawPointer] = []
+    private var bytes: [Int] = []
+
+    func take(bytes wanted: [Int]) -> [UnsafeMutableRawPointer] {
+        lock.lock(); defer { lock.unlock() }
+        if wanted == bytes {
+            let b = buffers
+            buffers = []; bytes = []
+            return b
+        }
+        return wanted.map { UnsafeMutableRawPointer.allocate(byteCount: $0, alignment: 64) }
+    }
+
+    func give(back b: [UnsafeMutableRawPointer], bytes given: [Int]) {
+        lock.lock(); defer { lock.unlock() }
+        for old in buffers { old.deallocate() }
+        buffers = b; bytes = given
+    }
+
+    deinit { for b in buffers { b.deallocate() } }
 }

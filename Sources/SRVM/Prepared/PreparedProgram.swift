@@ -4,7 +4,7 @@ import SRImage
 import SRVMKernelsCommon
 
 /// A program prepared once for the fast kernels: every conv packed (PreparedConv), every
-/// requantize's per-channel lanes built. Running it allocates the slot buffers in the pixel
+/// requantize's per-channel lanes built. Running it places values in buffers (BufferPlan, reused from run to run) in the pixel
 /// layout and executes the instructions in order, each split into row bands across threads.
 final class PreparedProgram {
     let program: Program
@@ -99,6 +99,10 @@ final class PreparedProgram {
     var concatPartCount: Int { concatParts.count }
     var viewSliceCount: Int { viewSlices.count }
 
+    /// The last run's buffers, reused by the next run of the same size: fresh allocations of
+    /// tens of MiB come from the kernel as zeroed pages, faulted in again on every run.
+    private let bufferCache = BufferCache()
+
     /// The prepared convs in program order.
     var preparedConvs: [PreparedConv] { convs.keys.sorted().map { convs[$0]! } }
 
@@ -157,8 +161,8 @@ final class PreparedProgram {
             if case let .sliceChannels(_, src, start) = ins { return max(m, (Int(start) + 8) * p.values[Int(src)].type.byteWidth + 64) }
             return m
         }
-        let buffers = plan.bytes.map { UnsafeMutableRawPointer.allocate(byteCount: max($0, 64) + slack, alignment: 64) }
-        defer { for b in buffers { b.deallocate() } }
+        let buffers = bufferCache.take(bytes: plan.bytes.map { max($0, 64) + slack })
+        defer { bufferCache.give(back: buffers, bytes: plan.bytes.map { max($0, 64) + slack }) }
         let layouts = zip(p.values, shapes).map { PixelLayout(channels: $1.c, height: $1.h, width: $1.w, type: $0.type) }
         // Views (slice_channels read in place): value -> (source value, first channel).
         var views: [ValueID: (ValueID, Int)] = [:]
