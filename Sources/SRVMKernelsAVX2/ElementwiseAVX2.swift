@@ -48,23 +48,28 @@ public struct ElementwiseOperand {
 }
 
 /// add: clamp(requantize(requantize(a << L, Ma) ± requantize(b << L, Mb), Mo), lo, hi) for
-/// pixels `first..<first + pixels` (the destination's channels `0..<stride`, in blocks of 8).
-public func addPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, first: Int, pixels: Int,
-                          a: ElementwiseOperand, b: ElementwiseOperand, leftShift: Int,
+/// pixels `first..<first + pixels` (the destination's channels `0..<stride`, in blocks of 8;
+/// `dstPixelStride`: the destination's pixel stride when wider, as for a few channels of it).
+public func addPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, dstPixelStride: Int? = nil,
+                          first: Int, pixels: Int, a: ElementwiseOperand, b: ElementwiseOperand, leftShift: Int,
                           ma: QuantMultiplier, mb: QuantMultiplier, mo: QuantMultiplier, subtract: Bool, lo: Int32, hi: Int32) {
     let qa = RequantLanes(mantissa: ma.mantissa, shift: ma.shift), qb = RequantLanes(mantissa: mb.mantissa, shift: mb.shift)
     let qo = RequantLanes(mantissa: mo.mantissa, shift: mo.shift)
     let la = ma.shift > 0, lb = mb.shift > 0, lout = mo.shift > 0
     let vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi)
     let shift = _mm_cvtsi32_si128(Int32(leftShift))
-    let db = dstType.byteWidth
+    // Operands whose scaling is a plain shift (exactAddShift).
+    let xa = exactAddShift(ma, leftShift: leftShift, operandBytes: a.type.byteWidth).map { _mm_cvtsi32_si128(Int32($0)) }
+    let xb = exactAddShift(mb, leftShift: leftShift, operandBytes: b.type.byteWidth).map { _mm_cvtsi32_si128(Int32($0)) }
+    let db = dstType.byteWidth, ds = dstPixelStride ?? stride
     for p in first..<(first + pixels) {
         var c = 0
         while c < stride {
-            let ta = requantizeAVX2(_mm256_sll_epi32(a.lanes(pixel: p, channel: c), shift), qa, leftShifts: la)
-            let tb = requantizeAVX2(_mm256_sll_epi32(b.lanes(pixel: p, channel: c), shift), qb, leftShifts: lb)
+            let va = a.lanes(pixel: p, channel: c), vb = b.lanes(pixel: p, channel: c)
+            let ta = xa.map { _mm256_sll_epi32(va, $0) } ?? requantizeAVX2(_mm256_sll_epi32(va, shift), qa, leftShifts: la)
+            let tb = xb.map { _mm256_sll_epi32(vb, $0) } ?? requantizeAVX2(_mm256_sll_epi32(vb, shift), qb, leftShifts: lb)
             let s = subtract ? _mm256_sub_epi32(ta, tb) : _mm256_add_epi32(ta, tb)
-            storeLanesAVX2(clampAVX2(requantizeAVX2(s, qo, leftShifts: lout), vlo, vhi), dst + (p * stride + c) * db, count: 8, type: dstType)
+            storeLanesAVX2(clampAVX2(requantizeAVX2(s, qo, leftShifts: lout), vlo, vhi), dst + (p * ds + c) * db, count: 8, type: dstType)
             c += 8
         }
     }

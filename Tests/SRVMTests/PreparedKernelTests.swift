@@ -69,7 +69,11 @@ final class PreparedKernelTests: XCTestCase {
                 }, x.reference(dt) { d, s in requantizeKernel(dst: d, src: s[0], requant: r) }, "requantize \(label)")
                 // add (both directions of the shift, subtraction, broadcast b)
                 let shift = UInt8(rng.int(st == .i32 ? 1 : 16)), sub = rng.int(2) == 0
-                let (ma, mb) = (QuantMultiplier(rng.real(0.2, 1)), QuantMultiplier(rng.real(0.2, 1)))
+                // Exact powers 2^(−1−k) take the kernels' plain-shift path (exactAddShift), as EDSR's adds do.
+                func operandScale() -> QuantMultiplier {
+                    rng.int(3) == 0 ? QuantMultiplier([0.5, 0.25, 0.125][rng.int(3)]) : QuantMultiplier(rng.real(0.2, 1))
+                }
+                let (ma, mb) = (operandScale(), operandScale())
                 let mo = QuantMultiplier(rng.real(0.5, 3) / Double(1 << Int(shift)))
                 XCTAssertEqual(x.run(dt, others: [yb], isa: isa) { d, dl, s, sl in
                     addHWC(dst: d, dl, a: s[0], sl[0], b: s[1], sl[1], leftShift: shift, ma: ma, mb: mb, mo: mo, subtract: sub, lo: lo, hi: hi, isa: isa, threads: 2)

@@ -4,6 +4,7 @@ import SRRuntime
 import SRVMKernelsCommon
 #if arch(x86_64)
 import SRVMKernelsAVX2
+import SRVMKernelsAVX512
 #endif
 
 /// The non-conv instructions on srvm's pixel layout (PixelLayout), row-parallel. Each
@@ -48,9 +49,16 @@ func addHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, a: UnsafeRawPointer,
     if isa.hasAVX2 {
         let oa = ElementwiseOperand(base: a, type: la.type, stride: la.stride, broadcast: false)
         let ob = ElementwiseOperand(base: b, type: lb.type, stride: lb.stride, broadcast: broadcast)
+        // 16 lanes where the CPU has AVX-512 and no multiplier shifts left.
+        let wide = isa == .avx512 && !broadcast && ma.shift <= 0 && mb.shift <= 0 && mo.shift <= 0
         parallelRows(d, threads: threads) { rows in
-            addPixelsAVX2(dst: dst, d.type, stride: d.stride, first: rows.lowerBound * d.width, pixels: rows.count * d.width,
-                          a: oa, b: ob, leftShift: Int(leftShift), ma: ma, mb: mb, mo: mo, subtract: subtract, lo: lo, hi: hi)
+            if wide {
+                addPixelsAVX512(dst: dst, d.type, stride: d.stride, first: rows.lowerBound * d.width, pixels: rows.count * d.width,
+                                a: oa, b: ob, leftShift: Int(leftShift), ma: ma, mb: mb, mo: mo, subtract: subtract, lo: lo, hi: hi)
+            } else {
+                addPixelsAVX2(dst: dst, d.type, stride: d.stride, first: rows.lowerBound * d.width, pixels: rows.count * d.width,
+                              a: oa, b: ob, leftShift: Int(leftShift), ma: ma, mb: mb, mo: mo, subtract: subtract, lo: lo, hi: hi)
+            }
         }
         return
     }
