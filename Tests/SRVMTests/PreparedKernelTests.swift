@@ -22,16 +22,18 @@ final class PreparedKernelTests: XCTestCase {
     func testConvMatchesTheReferenceOverRandomShapes() throws {
         var rng = SplitMix(seed: 2024)
         var kinds: [ConvMicroKind: Int] = [:]
+        var channelSumCases = 0
         for case_ in 0..<260 {
             let c = ConvCase.random(&rng)
             let expected = c.reference()
             for isa in isas {
                 for threads in [1, 3] {
-                    let (got, kind) = c.prepared(isa: isa, threads: threads)
+                    let (got, kind, channelSums) = c.prepared(isa: isa, threads: threads)
                     kinds[kind, default: 0] += 1
+                    if channelSums { channelSumCases += 1 }
                     if got != expected {
                         let i = (0..<min(got.count, expected.count)).first { got[$0] != expected[$0] } ?? 0
-                        XCTFail("case \(case_) \(isa) threads \(threads) kind \(kind): \(c.summary): first difference at \(i): \(got[i]) vs \(expected[i])")
+                        XCTFail("case \(case_) \(isa) threads \(threads) kind \(kind) channel sums \(channelSums): \(c.summary): first difference at \(i): \(got[i]) vs \(expected[i])")
                         return
                     }
                 }
@@ -41,6 +43,7 @@ final class PreparedKernelTests: XCTestCase {
         var expected: [ConvMicroKind] = [.pair, .quadUnsigned, .quadSigned]
         if CPUFeatures.hasAVXVNNI || CPUFeatures.hasAVX512VNNI { expected.append(.quadOffset) }
         for kind in expected { XCTAssertGreaterThan(kinds[kind] ?? 0, 10, "\(kind) cases") }
+        if CPUFeatures.hasAVX2 { XCTAssertGreaterThan(channelSumCases, 20, "RGB-tail convs summed along the channels") }
     }
 
     func testElementwiseKernelsMatchTheReference() throws {
@@ -205,10 +208,13 @@ struct ConvCase {
             (.u8, 0...255), (.u8, 0...15), (.u8, 0...127), (.i8, -127...127), (.i8, -7...7), (.i8, -128...127), (.i8, -8...7),
             (.i16, -32767...32767), (.i16, -300...300),
         ]
-        let (st, sr) = sources[rng.int(sources.count)]
+        // One case in five is an RGB tail: ≤ 4 outputs from ≥ 16 s16 channels (the channel-sum kernels).
+        let tail = rng.int(5) == 0
+        let (st, sr) = tail ? (ElementType.i16, [-32767...32767, -300...300][rng.int(2)]) : sources[rng.int(sources.count)]
         let weightRange: ClosedRange<Int32> = [-8...7, -7...7, -127...127, -128...127][rng.int(4)]
-        let G = [1, 1, 1, 2, 3, 4][rng.int(6)]
-        let cg = [1, 2, 3, 4, 5, 8, 9, 16, 17][rng.int(9)], og = [1, 3, 5, 8, 9, 16, 17, 24, 32, 40][rng.int(10)]
+        let G = tail ? 1 : [1, 1, 1, 2, 3, 4][rng.int(6)]
+        let cg = tail ? [16, 17, 33, 64][rng.int(4)] : [1, 2, 3, 4, 5, 8, 9, 16, 17][rng.int(9)]
+        let og = tail ? 1 + rng.int(4) : [1, 3, 5, 8, 9, 16, 17, 24, 32, 40][rng.int(10)]
         let C = G * cg, O = G * og
         let kh = [1, 3, 5, 1, 3][rng.int(5)], kw = rng.int(4) == 0 ? [1, 3, 5][rng.int(3)] : kh
         let sy = [1, 1, 2, 3][rng.int(4)], sx = rng.int(3) == 0 ? [1, 2][rng.int(2)] : sy
@@ -251,7 +257,8 @@ struct ConvCase {
         }
     }
 
-    func prepared(isa: PreparedISA, threads: Int) -> ([Int32], ConvMicroKind) {
+    /// The prepared conv's result, operand format and whether it summed along the channels.
+    func prepared(isa: PreparedISA, threads: Int) -> ([Int32], ConvMicroKind, Bool) {
         let descriptor = ValueDescriptor(name: "x", type: source.type, channels: params.inputChannels, height: .constant(Int32(source.h)),
                                          width: .constant(Int32(source.w)), scale: 1, qmin: sourceRange.lowerBound,
                                          qmax: sourceRange.upperBound, slot: 0)
@@ -260,6 +267,6 @@ struct ConvCase {
         let out = source.run(dstType, channels: Int(params.outputChannels), height: outH, width: outW, isa: isa) { d, dl, s, sl in
             conv.run(src: s[0], srcLayout: sl[0], dst: d, dstLayout: dl, isa: isa, threads: threads)
         }
-        return (out, conv.kind)
+        return (out, conv.kind, conv.dotWeights != nil)
     }
 }

@@ -152,14 +152,37 @@ extension PreparedConv {
                     let row: UnsafeRawPointer = widensSource ? UnsafeRawPointer(stage + (iy - firstRow) * rowBytes)
                                                              : src + (inside ? iy : 0) * rowBytes
                     for kx in 0..<kw {
-                        let t = ky * kw + kx
-                        for x in 0..<Wo {
-                            let ix = x * sx - pl + kx * dx
-                            pointers[x * T + t] = inside && ix >= 0 && ix < W ? row + ix * pixelBytes : pad
-                        }
+                        // Tap t of pixel x reads column x·sx + off: the pad pixel left of xLo and
+                        // from xHi on (and on rows outside the image), a strided run in between.
+                        let t = ky * kw + kx, off = kx * dx - pl
+                        let xLo = inside ? min(Wo, off >= 0 ? 0 : (sx - 1 - off) / sx) : Wo
+                        let xHi = inside && W - 1 - off >= 0 ? max(xLo, min(Wo, (W - 1 - off) / sx + 1)) : xLo
+                        for x in 0..<xLo { pointers[x * T + t] = pad }
+                        var at = row + (xLo * sx + off) * pixelBytes
+                        let step = sx * pixelBytes
+                        for x in xLo..<xHi { pointers[x * T + t] = at; at += step }
+                        for x in xHi..<Wo { pointers[x * T + t] = pad }
                     }
                 }
                 }
+                #if arch(x86_64)
+                if let dw = dotWeights {
+                    // Few outputs: sums along the channels, two pixels at a time, then the tile epilogue.
+                    var x0 = 0
+                    while x0 < Wo {
+                        let nr = min(2, Wo - x0)
+                        if isa == .avx512 {
+                            convDotPairAVX512(pointers: pointers + x0 * T, pixels: nr, taps: T, outputs: groupOutputs, vector: dotVector, weights: dw, acc: acc)
+                        } else {
+                            convDotPairAVX2(pointers: pointers + x0 * T, pixels: nr, taps: T, outputs: groupOutputs, vector: dotVector, weights: dw, acc: acc)
+                        }
+                        requantizeTileAVX2(acc, pixels: nr, blocks: 1, tables, channel: 0, validChannels: groupOutputs, out: store(y, x0, 0),
+                                           pixelBytes: pixelStep, type: dstType)
+                        x0 += nr
+                    }
+                    continue
+                }
+                #endif
                 for chunk in chunks {
                     let weightsBase = UnsafeRawPointer(weights + chunk.weightOffset)
                     let channelOffset = chunk.group * groupInputs * eb

@@ -30,6 +30,11 @@ final class PreparedConv {
     /// The pad value of every source channel in the operand format, then zeros.
     let padPixel: UnsafeMutableRawPointer
     let sourceType: StorageType
+    /// Pair convs with at most 4 outputs (RGB tails) on SIMD ISAs sum along the input channels
+    /// (convDotPair*): weights [output][tap][dotVector] s16, zero past the channels.
+    let dotWeights: UnsafeMutablePointer<Int16>?
+    /// Channels the channel-sum kernels read per tap: the group's inputs rounded up to 16.
+    let dotVector: Int
 
     init(params q: ConvParameters, weights fileWeights: [Int32], bias: [Int32], requant r: Requantization,
          padValues: [Int32]?, source: ValueDescriptor, sourceRange: ClosedRange<Int32>, isa: PreparedISA) {
@@ -145,6 +150,20 @@ final class PreparedConv {
             return oj < og ? g * og + oj : nil
         }
 
+        if kind == .pair && G == 1 && O <= 4 && !gathers && C >= 16 && isa.hasAVX2 {
+            let v = (C + 15) / 16 * 16, T = taps
+            let dw = UnsafeMutablePointer<Int16>.allocate(capacity: O * T * v)
+            dw.initialize(repeating: 0, count: O * T * v)
+            for o in 0..<O {
+                for t in 0..<T {
+                    for c in 0..<C { dw[(o * T + t) * v + c] = Int16(w[(o * C + c) * T + t]) }
+                }
+            }
+            dotWeights = dw; dotVector = v
+        } else {
+            dotWeights = nil; dotVector = 0
+        }
+
         let eb = kind.elementBytes
         let padBytes = ((C + 7) / 8 * 8 + 8) * eb + 64
         padPixel = .allocate(byteCount: padBytes, alignment: 64)
@@ -156,7 +175,7 @@ final class PreparedConv {
         }
     }
 
-    deinit { weights.deallocate(); padPixel.deallocate() }
+    deinit { weights.deallocate(); padPixel.deallocate(); dotWeights?.deallocate() }
 }
 
 /// Grouped weights [O][C/G][kh][kw] as dense [O][C][kh][kw]: zero outside each output's group.
