@@ -89,3 +89,51 @@ public func addPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType
     }
 }
 #endif
+
+#if arch(x86_64)
+/// requantizePixelsAVX2's result 16 lanes at a time (tables without left shifts); a pixel's
+/// last 8 channels (stride 8 mod 16) take the AVX2 lanes.
+public func requantizePixelsAVX512(src: UnsafeRawPointer, _ srcType: StorageType, dst: UnsafeMutableRawPointer, _ dstType: StorageType,
+                                   pixels: Int, stride: Int, srcStride: Int, tables t: RequantTables) {
+    precondition(!t.hasLeftShift, "requantizePixelsAVX512: left shifts take the AVX2 kernel")
+    let sb = srcType.byteWidth, db = dstType.byteWidth
+    let wide = stride / 16 * 16
+    for p in 0..<pixels {
+        let ps = src + p * srcStride * sb, pd = dst + p * stride * db
+        var c = 0
+        while c < wide {
+            store16Lanes(requantizeLanesAVX512(load16Lanes(ps + c * sb, srcType), t, channel: c), pd + c * db, dstType)
+            c += 16
+        }
+        if c < stride {
+            storeLanesAVX2(requantizeLanesAVX2(loadLanesAVX2(ps + c * sb, srcType), t, channel: c), pd + c * db, count: 8, type: dstType)
+        }
+    }
+}
+
+/// mulPixelsAVX2's result 16 lanes at a time (a multiplier without left shift; b may be a
+/// broadcast).
+public func mulPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, first: Int, pixels: Int,
+                            a: ElementwiseOperand, b: ElementwiseOperand, m: QuantMultiplier, lo: Int32, hi: Int32) {
+    precondition(m.shift <= 0, "mulPixelsAVX512: no left shift")
+    let mm = _mm512_set1_epi32(m.mantissa), mr = _mm512_set1_epi32(Int32(-Int(m.shift)))
+    let q = RequantLanes(mantissa: m.mantissa, shift: m.shift)
+    let vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi)
+    let lo8 = _mm256_set1_epi32(lo), hi8 = _mm256_set1_epi32(hi)
+    let db = dstType.byteWidth, ab = a.type.byteWidth, bb = b.type.byteWidth
+    let wide = stride / 16 * 16
+    for p in first..<(first + pixels) {
+        let pa = a.base + p * a.stride * ab, pb = b.base + (b.broadcast ? 0 : p * b.stride) * bb, pd = dst + p * stride * db
+        var c = 0
+        while c < wide {
+            let v = _mm512_mullo_epi32(load16Lanes(pa + c * ab, a.type), load16Lanes(pb + c * bb, b.type))
+            store16Lanes(_mm512_min_epi32(_mm512_max_epi32(requantize16(v, mantissa: mm, right: mr), vlo), vhi), pd + c * db, dstType)
+            c += 16
+        }
+        if c < stride {
+            let v = _mm256_mullo_epi32(loadLanesAVX2(pa + c * ab, a.type), loadLanesAVX2(pb + c * bb, b.type))
+            storeLanesAVX2(clampAVX2(requantizeAVX2(v, q, leftShifts: false), lo8, hi8), pd + c * db, count: 8, type: dstType)
+        }
+    }
+}
+#endif

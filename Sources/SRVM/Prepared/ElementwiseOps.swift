@@ -21,6 +21,11 @@ func requantizeHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, src: UnsafeRa
     if isa.hasAVX2 {
         parallelRows(d, threads: threads) { rows in
             let first = rows.lowerBound * d.width
+            if isa == .avx512 && !t.hasLeftShift {
+                requantizePixelsAVX512(src: src + first * s.stride * s.type.byteWidth, s.type, dst: dst + first * d.stride * d.type.byteWidth, d.type,
+                                       pixels: rows.count * d.width, stride: d.stride, srcStride: s.stride, tables: t)
+                return
+            }
             requantizePixelsAVX2(src: src + first * s.stride * s.type.byteWidth, s.type, dst: dst + first * d.stride * d.type.byteWidth, d.type,
                                  pixels: rows.count * d.width, stride: d.stride, srcStride: s.stride, tables: t)
         }
@@ -86,8 +91,13 @@ func mulHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, a: UnsafeRawPointer,
         let oa = ElementwiseOperand(base: a, type: la.type, stride: la.stride, broadcast: false)
         let ob = ElementwiseOperand(base: b, type: lb.type, stride: lb.stride, broadcast: broadcast)
         parallelRows(d, threads: threads) { rows in
-            mulPixelsAVX2(dst: dst, d.type, stride: d.stride, first: rows.lowerBound * d.width, pixels: rows.count * d.width,
-                          a: oa, b: ob, m: m, lo: lo, hi: hi)
+            if isa == .avx512 && m.shift <= 0 {
+                mulPixelsAVX512(dst: dst, d.type, stride: d.stride, first: rows.lowerBound * d.width, pixels: rows.count * d.width,
+                                a: oa, b: ob, m: m, lo: lo, hi: hi)
+            } else {
+                mulPixelsAVX2(dst: dst, d.type, stride: d.stride, first: rows.lowerBound * d.width, pixels: rows.count * d.width,
+                              a: oa, b: ob, m: m, lo: lo, hi: hi)
+            }
         }
         return
     }
