@@ -91,11 +91,10 @@ public func addPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType
 #endif
 
 #if arch(x86_64)
-/// requantizePixelsAVX2's result 16 lanes at a time (tables without left shifts); a pixel's
-/// last 8 channels (stride 8 mod 16) take the AVX2 lanes.
+/// requantizePixelsAVX2's result 16 lanes at a time; a pixel's last 8 channels (stride 8
+/// mod 16) take the AVX2 lanes.
 public func requantizePixelsAVX512(src: UnsafeRawPointer, _ srcType: StorageType, dst: UnsafeMutableRawPointer, _ dstType: StorageType,
                                    pixels: Int, stride: Int, srcStride: Int, tables t: RequantTables) {
-    precondition(!t.hasLeftShift, "requantizePixelsAVX512: left shifts take the AVX2 kernel")
     let sb = srcType.byteWidth, db = dstType.byteWidth
     let wide = stride / 16 * 16
     for p in 0..<pixels {

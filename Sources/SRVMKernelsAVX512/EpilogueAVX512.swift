@@ -4,8 +4,7 @@ import SRVMKernelsCommon
 import SRVMKernelsAVX2
 
 // The conv epilogue on 16 lanes (two blocks of 8 output channels) at a time: SPEC.md §5.2's
-// requantization, bit-exact with FixedPoint.requantize, as RequantizeAVX2 derives it. Only
-// for requantizations without left shifts (the caller falls back to AVX2 otherwise); the
+// requantization, bit-exact with FixedPoint.requantize, as RequantizeAVX2 derives it; the
 // comparisons use sign bits of differences that cannot overflow (|remainder|, |threshold| ≤ 2^31 − 1,
 // both ≥ 0) instead of mask registers, whose compare intrinsics are macros Swift cannot import.
 
@@ -16,11 +15,14 @@ import SRVMKernelsAVX2
     var x = x0
     if let b = t.bias { x = _mm512_add_epi32(x, load16(b + c)) }
     var mantissa = load16(t.mantissa + c), right = load16(t.rightShift + c)
+    var left = t.hasLeftShift ? load16(t.leftShift + c) : _mm512_setzero_si512()
     if t.hasNegative {
         let neg = _mm512_srai_epi32(x, 31)
         mantissa = _mm512_or_si512(_mm512_andnot_si512(neg, mantissa), _mm512_and_si512(neg, load16(t.negMantissa + c)))
         right = _mm512_or_si512(_mm512_andnot_si512(neg, right), _mm512_and_si512(neg, load16(t.negRightShift + c)))
+        if t.hasLeftShift { left = _mm512_or_si512(_mm512_andnot_si512(neg, left), _mm512_and_si512(neg, load16(t.negLeftShift + c))) }
     }
+    if t.hasLeftShift { x = saturatingShiftLeft16(x, left) }
     let nudge = _mm512_set1_epi64(1 << 30)
     let even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, mantissa), nudge), 31)
     let odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(mantissa, 32)), nudge), 1)
@@ -34,11 +36,22 @@ import SRVMKernelsAVX2
     return _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(t.clampMin)), _mm512_set1_epi32(t.clampMax))
 }
 
-/// requantizeTileAVX2's work (same arguments, same bytes) two blocks at a time; `t` must have
-/// no left shifts.
+/// saturate_int32(x · 2^k) per lane (k in 0...30), without mask registers: x is clamped to
+/// [−2^31 >> k, (2^31 − 1) >> k] and shifted (exact, and −2^31 exactly at the low end); lanes
+/// that were above the high bound get the k low bits set, making 2^31 − 1. The differences
+/// taken for the sign tests cannot overflow (x ≥ 0 on the high side, x ≤ 0 on the low side).
+@inline(__always) func saturatingShiftLeft16(_ x: __m512i, _ k: __m512i) -> __m512i {
+    let hi = _mm512_srav_epi32(_mm512_set1_epi32(Int32.max), k)
+    let lo = _mm512_srav_epi32(_mm512_set1_epi32(Int32.min), k)
+    let over = _mm512_srai_epi32(_mm512_sub_epi32(hi, _mm512_max_epi32(x, _mm512_setzero_si512())), 31)   // −1 where x > hi
+    let shifted = _mm512_sllv_epi32(_mm512_min_epi32(_mm512_max_epi32(x, lo), hi), k)
+    let one = _mm512_set1_epi32(1)
+    return _mm512_or_si512(shifted, _mm512_and_si512(over, _mm512_sub_epi32(_mm512_sllv_epi32(one, k), one)))
+}
+
+/// requantizeTileAVX2's work (same arguments, same bytes) two blocks at a time.
 public func requantizeTileAVX512(_ acc: UnsafePointer<Int32>, pixels: Int, blocks: Int, _ t: RequantTables, channel: Int,
                                  validChannels: Int, out: UnsafeMutableRawPointer, pixelBytes: Int, type: StorageType) {
-    precondition(!t.hasLeftShift, "requantizeTileAVX512: left shifts take the AVX2 epilogue")
     let eb = type.byteWidth
     let upper = _mm512_set_epi64(7, 6, 5, 4, 7, 6, 5, 4)
     for p in 0..<pixels {

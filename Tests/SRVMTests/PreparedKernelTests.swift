@@ -22,9 +22,10 @@ final class PreparedKernelTests: XCTestCase {
     func testConvMatchesTheReferenceOverRandomShapes() throws {
         var rng = SplitMix(seed: 2024)
         var kinds: [ConvMicroKind: Int] = [:]
-        var channelSumCases = 0
+        var channelSumCases = 0, leftShiftCases = 0
         for case_ in 0..<260 {
             let c = ConvCase.random(&rng)
+            if (c.requant.positive + (c.requant.negative ?? [])).contains(where: { $0.shift > 0 }) { leftShiftCases += 1 }
             let expected = c.reference()
             for isa in isas {
                 for threads in [1, 3] {
@@ -44,6 +45,7 @@ final class PreparedKernelTests: XCTestCase {
         if CPUFeatures.hasAVXVNNI || CPUFeatures.hasAVX512VNNI { expected.append(.quadOffset) }
         for kind in expected { XCTAssertGreaterThan(kinds[kind] ?? 0, 10, "\(kind) cases") }
         if CPUFeatures.hasAVX2 { XCTAssertGreaterThan(channelSumCases, 20, "RGB-tail convs summed along the channels") }
+        XCTAssertGreaterThan(leftShiftCases, 20, "multipliers > 1 (the epilogues' saturating left shifts)")
     }
 
     func testElementwiseKernelsMatchTheReference() throws {

@@ -206,7 +206,7 @@ extension PreparedConv {
                         if isa.hasAVX2 {
                             let c = (chunk.group * blocksPerGroup + chunk.firstBlock) * 8
                             let out = store(y, x0, chunk.group * groupOutputs + chunk.firstBlock * 8)
-                            if isa == .avx512 && !tables.hasLeftShift {
+                            if isa == .avx512 {
                                 requantizeTileAVX512(acc, pixels: nr, blocks: chunk.blocks, tables, channel: c,
                                                      validChannels: groupOutputs - chunk.firstBlock * 8, out: out,
                                                      pixelBytes: pixelStep, type: dstType)

@@ -21,7 +21,7 @@ func requantizeHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, src: UnsafeRa
     if isa.hasAVX2 {
         parallelRows(d, threads: threads) { rows in
             let first = rows.lowerBound * d.width
-            if isa == .avx512 && !t.hasLeftShift {
+            if isa == .avx512 {
                 requantizePixelsAVX512(src: src + first * s.stride * s.type.byteWidth, s.type, dst: dst + first * d.stride * d.type.byteWidth, d.type,
                                        pixels: rows.count * d.width, stride: d.stride, srcStride: s.stride, tables: t)
                 return
