@@ -155,3 +155,20 @@ public func channelSumsAVX2(src: UnsafeRawPointer, _ type: StorageType, pixels: 
     }
 }
 #endif
+
+#if arch(x86_64)
+/// dst[i] = src[i] + offset (mod 256) for `count` bytes (whole 32-byte blocks, then bytes).
+public func offsetBytesAVX2(_ src: UnsafeRawPointer, _ dst: UnsafeMutableRawPointer, count: Int, offset: UInt8) {
+    let o = _mm256_set1_epi8(Int8(bitPattern: offset))
+    var i = 0
+    while i + 32 <= count {
+        let v = _mm256_loadu_si256((src + i).assumingMemoryBound(to: __m256i.self))
+        _mm256_storeu_si256((dst + i).assumingMemoryBound(to: __m256i.self), _mm256_add_epi8(v, o))
+        i += 32
+    }
+    while i < count {
+        dst.storeBytes(of: src.load(fromByteOffset: i, as: UInt8.self) &+ offset, toByteOffset: i, as: UInt8.self)
+        i += 1
+    }
+}
+#endif

@@ -88,7 +88,8 @@ extension PreparedConv {
         let sourceBytes = srcLayout.stride * sourceType.byteWidth
         let acc = UnsafeMutablePointer<Int32>.allocate(capacity: 16 * 4 * 8)
         defer { acc.deallocate() }
-        let stagedRows = widensSource ? (rowsPerChunk - 1) * sy + (kh - 1) * dy + 1 : 0
+        let stages = widensSource || offsetsSource
+        let stagedRows = stages ? (rowsPerChunk - 1) * sy + (kh - 1) * dy + 1 : 0
         let stage = UnsafeMutableRawPointer.allocate(byteCount: stagedRows * rowBytes + 64, alignment: 64)
         defer { stage.deallocate() }
 
@@ -96,12 +97,16 @@ extension PreparedConv {
         while yc < rows.upperBound {
             let ye = min(yc + rowsPerChunk, rows.upperBound)
             let firstRow = yc * sy - pt
-            if widensSource {
+            if stages {
                 let lastRow = (ye - 1) * sy - pt + (kh - 1) * dy
                 let top = max(0, firstRow), bottom = min(H - 1, lastRow)
                 for iy in stride(from: top, through: bottom, by: 1) {
-                    widenRow(src + iy * W * srcLayout.stride * sourceType.byteWidth,
-                             to: stage + (iy - firstRow) * rowBytes, count: W * srcLayout.stride, type: sourceType)
+                    let from = src + iy * W * srcLayout.stride * sourceType.byteWidth, to = stage + (iy - firstRow) * rowBytes
+                    if offsetsSource {
+                        offsetRow(from, to: to, count: W * srcLayout.stride, offset: UInt8(truncatingIfNeeded: sourceOffset), isa: isa)
+                    } else {
+                        widenRow(from, to: to, count: W * srcLayout.stride, type: sourceType)
+                    }
                 }
             }
             for y in yc..<ye {
@@ -149,7 +154,7 @@ extension PreparedConv {
                 for ky in 0..<kh {
                     let iy = y * sy - pt + ky * dy
                     let inside = iy >= 0 && iy < H
-                    let row: UnsafeRawPointer = widensSource ? UnsafeRawPointer(stage + (iy - firstRow) * rowBytes)
+                    let row: UnsafeRawPointer = stages ? UnsafeRawPointer(stage + (iy - firstRow) * rowBytes)
                                                              : src + (inside ? iy : 0) * rowBytes
                     for kx in 0..<kw {
                         // Tap t of pixel x reads column x·sx + off: the pad pixel left of xLo and
@@ -191,7 +196,9 @@ extension PreparedConv {
                     while x0 < Wo {
                         let nr = min(maxPixels, Wo - x0)
                         let args = ConvMicroArgs(pointers: pointers + x0 * tileTaps, taps: tileTaps, steps: stepsPerTap, channelOffset: channelOffset,
-                                                 weights: weightsBase, acc: acc, flushInterval: flushInterval, sourceOffset: sourceOffset)
+                                                 weights: weightsBase, acc: acc, flushInterval: flushInterval,
+                                                 sourceOffset: offsetsSource ? 0 : sourceOffset)
+                        let kind = tileKind
                         switch isa {
                         case .portable: convMicroPortable(kind, pixels: nr, blocks: chunk.blocks, args)
                         #if arch(x86_64)
@@ -253,14 +260,23 @@ extension PreparedConv {
         #if arch(x86_64)
         switch isa {
         case .portable: return 4
-        case .avx2: return convMicroAVX2MaxPixels(kind, flushInterval: flushInterval)
-        case .vnni: return convMicroVNNIMaxPixels(kind, flushInterval: flushInterval)
+        case .avx2: return convMicroAVX2MaxPixels(tileKind, flushInterval: flushInterval)
+        case .vnni: return convMicroVNNIMaxPixels(tileKind, flushInterval: flushInterval)
         case .avx512: return convMicroAVX512MaxPixels(blocks: blocks)
         }
         #else
         return 4
         #endif
     }
+}
+
+/// Bytes plus `offset` (mod 256): a .quadOffset source in the unsigned operand format.
+func offsetRow(_ src: UnsafeRawPointer, to dst: UnsafeMutableRawPointer, count: Int, offset: UInt8, isa: PreparedISA) {
+    #if arch(x86_64)
+    if isa.hasAVX2 { offsetBytesAVX2(src, dst, count: count, offset: offset); return }
+    #endif
+    let s = src.assumingMemoryBound(to: UInt8.self), d = dst.assumingMemoryBound(to: UInt8.self)
+    for i in 0..<count { d[i] = s[i] &+ offset }
 }
 
 /// Byte elements widened to s16 (the pair tiles' operand format).

@@ -13,6 +13,12 @@ final class PreparedConv {
     let flushInterval: Int
     /// Pair kind on a byte source: input rows are widened to s16 (a few rows per thread).
     let widensSource: Bool
+    /// .quadOffset outside gathers: input rows are staged (a few rows per thread) as the
+    /// unsigned bytes x + o once, and the tiles run as .quadUnsigned: the offset is added once
+    /// per element instead of once per broadcast (each quad is broadcast once per tap and chunk).
+    let offsetsSource: Bool
+    /// The tiles' operand format (.quadUnsigned for a staged .quadOffset source).
+    var tileKind: ConvMicroKind { offsetsSource ? .quadUnsigned : kind }
     /// .quadOffset: what the tiles add to every source byte (its o·Σw is out of the bias).
     let sourceOffset: Int32
     let groups: Int, groupInputs: Int, groupOutputs: Int
@@ -87,6 +93,7 @@ final class PreparedConv {
         tileTaps = gathers ? 1 : taps
         stepsPerTap = ((gathers ? taps * C : groupInputs) + k - 1) / k
         widensSource = widen && !gathers   // a gather converts to the operand format itself
+        offsetsSource = kind == .quadOffset && !gathers
 
         // Chunks of up to 2 blocks per group; weights [tap][step][block][lane][k] per chunk.
         var list: [(Int, Int, Int, Int)] = []
@@ -171,7 +178,11 @@ final class PreparedConv {
         for c in 0..<C {
             let v = padValues?[c] ?? 0
             if eb == 2 { padPixel.storeBytes(of: Int16(v), toByteOffset: 2 * c, as: Int16.self) }
-            else { padPixel.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: c, as: UInt8.self) }
+            else {
+                // A staged offset source points at pad bytes already offset.
+                let b = offsetsSource ? Int32(truncatingIfNeeded: UInt8(truncatingIfNeeded: v &+ sourceOffset)) : v
+                padPixel.storeBytes(of: UInt8(truncatingIfNeeded: b), toByteOffset: c, as: UInt8.self)
+            }
         }
     }
 
