@@ -10,30 +10,53 @@ import SRVMKernelsAVX2
 
 @inline(__always) func load16(_ p: UnsafePointer<Int32>) -> __m512i { _mm512_loadu_si512(UnsafeRawPointer(p)) }
 
+/// The requantization lanes of channels c ..< c + 16 of `t`, loaded once and applied to every
+/// pixel of a tile: requantize(acc + bias, M(c, sign)) + offset, clamped.
+struct EpilogueLanes16 {
+    let t: RequantTables
+    let bias: __m512i, mantissa: __m512i, right: __m512i, left: __m512i
+    let negMantissa: __m512i, negRight: __m512i, negLeft: __m512i
+    let offset: __m512i, lo: __m512i, hi: __m512i
+
+    @inline(__always) init(_ t: RequantTables, channel c: Int) {
+        self.t = t
+        let zero = _mm512_setzero_si512()
+        bias = t.bias.map { load16($0 + c) } ?? zero
+        mantissa = load16(t.mantissa + c); right = load16(t.rightShift + c)
+        left = t.hasLeftShift ? load16(t.leftShift + c) : zero
+        negMantissa = t.hasNegative ? load16(t.negMantissa + c) : mantissa
+        negRight = t.hasNegative ? load16(t.negRightShift + c) : right
+        negLeft = t.hasNegative && t.hasLeftShift ? load16(t.negLeftShift + c) : left
+        offset = _mm512_set1_epi32(t.offset); lo = _mm512_set1_epi32(t.clampMin); hi = _mm512_set1_epi32(t.clampMax)
+    }
+
+    @inline(__always) func apply(_ x0: __m512i) -> __m512i {
+        var x = t.bias == nil ? x0 : _mm512_add_epi32(x0, bias)
+        var m = mantissa, r = right, l = left
+        if t.hasNegative {
+            let neg = _mm512_srai_epi32(x, 31)
+            m = _mm512_or_si512(_mm512_andnot_si512(neg, m), _mm512_and_si512(neg, negMantissa))
+            r = _mm512_or_si512(_mm512_andnot_si512(neg, r), _mm512_and_si512(neg, negRight))
+            if t.hasLeftShift { l = _mm512_or_si512(_mm512_andnot_si512(neg, l), _mm512_and_si512(neg, negLeft)) }
+        }
+        if t.hasLeftShift { x = saturatingShiftLeft16(x, l) }
+        let nudge = _mm512_set1_epi64(1 << 30)
+        let even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), nudge), 31)
+        let odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m, 32)), nudge), 1)
+        let high = _mm512_mask_blend_epi32(0xAAAA, even, odd)
+        let one = _mm512_set1_epi32(1)
+        let mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, r), one)
+        let remainder = _mm512_and_si512(high, mask)
+        let threshold = _mm512_sub_epi32(_mm512_srai_epi32(mask, 1), _mm512_srai_epi32(high, 31))
+        let roundUp = _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31)   // −1 where remainder > threshold
+        let v = _mm512_add_epi32(_mm512_sub_epi32(_mm512_srav_epi32(high, r), roundUp), offset)
+        return _mm512_min_epi32(_mm512_max_epi32(v, lo), hi)
+    }
+}
+
 /// requantize(acc + bias, M(c, sign)) + offset, clamped, for channels c ..< c + 16 of `t`.
 @inline(__always) func requantizeLanesAVX512(_ x0: __m512i, _ t: RequantTables, channel c: Int) -> __m512i {
-    var x = x0
-    if let b = t.bias { x = _mm512_add_epi32(x, load16(b + c)) }
-    var mantissa = load16(t.mantissa + c), right = load16(t.rightShift + c)
-    var left = t.hasLeftShift ? load16(t.leftShift + c) : _mm512_setzero_si512()
-    if t.hasNegative {
-        let neg = _mm512_srai_epi32(x, 31)
-        mantissa = _mm512_or_si512(_mm512_andnot_si512(neg, mantissa), _mm512_and_si512(neg, load16(t.negMantissa + c)))
-        right = _mm512_or_si512(_mm512_andnot_si512(neg, right), _mm512_and_si512(neg, load16(t.negRightShift + c)))
-        if t.hasLeftShift { left = _mm512_or_si512(_mm512_andnot_si512(neg, left), _mm512_and_si512(neg, load16(t.negLeftShift + c))) }
-    }
-    if t.hasLeftShift { x = saturatingShiftLeft16(x, left) }
-    let nudge = _mm512_set1_epi64(1 << 30)
-    let even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, mantissa), nudge), 31)
-    let odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(mantissa, 32)), nudge), 1)
-    let high = _mm512_mask_blend_epi32(0xAAAA, even, odd)
-    let one = _mm512_set1_epi32(1)
-    let mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one)
-    let remainder = _mm512_and_si512(high, mask)
-    let threshold = _mm512_sub_epi32(_mm512_srai_epi32(mask, 1), _mm512_srai_epi32(high, 31))
-    let roundUp = _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31)   // −1 where remainder > threshold
-    let r = _mm512_add_epi32(_mm512_sub_epi32(_mm512_srav_epi32(high, right), roundUp), _mm512_set1_epi32(t.offset))
-    return _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(t.clampMin)), _mm512_set1_epi32(t.clampMax))
+    EpilogueLanes16(t, channel: c).apply(x0)
 }
 
 /// saturate_int32(x · 2^k) per lane (k in 0...30), without mask registers: x is clamped to
@@ -54,14 +77,15 @@ public func requantizeTileAVX512(_ acc: UnsafePointer<Int32>, pixels: Int, block
                                  validChannels: Int, out: UnsafeMutableRawPointer, pixelBytes: Int, type: StorageType) {
     let eb = type.byteWidth
     let upper = _mm512_set_epi64(7, 6, 5, 4, 7, 6, 5, 4)
-    for p in 0..<pixels {
-        var m = 0
-        while m < blocks {
-            let count = min(16, validChannels - m * 8)
-            if count <= 0 { break }
-            let lanes = acc + (p * blocks + m) * 8
+    // Block pair by block pair, its lanes loaded once for all the tile's pixels.
+    var m = 0
+    while m < blocks {
+        let count = min(16, validChannels - m * 8)
+        if count <= 0 { break }
+        let lanes = EpilogueLanes16(t, channel: channel + m * 8)
+        for p in 0..<pixels {
             // A lone last block reads 8 more sums than it owns: the tile's buffer holds them, and they are never stored.
-            let v = requantizeLanesAVX512(load16(lanes), t, channel: channel + m * 8)
+            let v = lanes.apply(load16(acc + (p * blocks + m) * 8))
             let o = out + p * pixelBytes + m * 8 * eb
             if count == 16 {
                 switch type {
@@ -75,8 +99,8 @@ public func requantizeTileAVX512(_ acc: UnsafePointer<Int32>, pixels: Int, block
                     storeLanesAVX2(_mm512_castsi512_si256(_mm512_permutexvar_epi64(upper, v)), o + 8 * eb, count: count - 8, type: type)
                 }
             }
-            m += 2
         }
+        m += 2
     }
 }
 #endif
