@@ -32,21 +32,39 @@ import SRVMKernelsCommon
     return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 1, 4, 5, 0, 1, 4, 5)))
 }
 
-/// The conv/requantize epilogue on 8 lanes: acc (+ bias) -> requantize with the channel's
-/// multiplier for its sign -> + offset -> clamp -> store `count` elements.
-@inline(__always) public func requantizeLanesAVX2(_ x0: __m256i, _ t: RequantTables, channel c: Int) -> __m256i {
-    var x = x0
-    if let b = t.bias { x = _mm256_add_epi32(x, _mm256_loadu_si256(UnsafeRawPointer(b + c).assumingMemoryBound(to: __m256i.self))) }
-    var q = RequantLanes(t.mantissa, t.leftShift, t.rightShift, at: c)
-    if t.hasNegative {
-        let n = RequantLanes(t.negMantissa, t.negLeftShift, t.negRightShift, at: c)
-        let neg = _mm256_cmpgt_epi32(_mm256_setzero_si256(), x)
-        q.mantissa = _mm256_blendv_epi8(q.mantissa, n.mantissa, neg)
-        q.leftShift = _mm256_blendv_epi8(q.leftShift, n.leftShift, neg)
-        q.rightShift = _mm256_blendv_epi8(q.rightShift, n.rightShift, neg)
+/// The requantization lanes of channels c ..< c + 8 of `t`, loaded once and applied to every
+/// pixel of a tile: acc (+ bias) -> requantize with the channel's multiplier for its sign ->
+/// + offset -> clamp.
+public struct EpilogueLanes8 {
+    let t: RequantTables
+    let bias: __m256i, q: RequantLanes, n: RequantLanes
+    let offset: __m256i, lo: __m256i, hi: __m256i
+
+    @inline(__always) public init(_ t: RequantTables, channel c: Int) {
+        self.t = t
+        bias = t.bias.map { _mm256_loadu_si256(UnsafeRawPointer($0 + c).assumingMemoryBound(to: __m256i.self)) } ?? _mm256_setzero_si256()
+        q = RequantLanes(t.mantissa, t.leftShift, t.rightShift, at: c)
+        n = t.hasNegative ? RequantLanes(t.negMantissa, t.negLeftShift, t.negRightShift, at: c) : q
+        offset = _mm256_set1_epi32(t.offset); lo = _mm256_set1_epi32(t.clampMin); hi = _mm256_set1_epi32(t.clampMax)
     }
-    let r = _mm256_add_epi32(requantizeAVX2(x, q, leftShifts: t.hasLeftShift), _mm256_set1_epi32(t.offset))
-    return clampAVX2(r, _mm256_set1_epi32(t.clampMin), _mm256_set1_epi32(t.clampMax))
+
+    @inline(__always) public func apply(_ x0: __m256i) -> __m256i {
+        let x = t.bias == nil ? x0 : _mm256_add_epi32(x0, bias)
+        var lanes = q
+        if t.hasNegative {
+            let neg = _mm256_cmpgt_epi32(_mm256_setzero_si256(), x)
+            lanes.mantissa = _mm256_blendv_epi8(q.mantissa, n.mantissa, neg)
+            lanes.leftShift = _mm256_blendv_epi8(q.leftShift, n.leftShift, neg)
+            lanes.rightShift = _mm256_blendv_epi8(q.rightShift, n.rightShift, neg)
+        }
+        return clampAVX2(_mm256_add_epi32(requantizeAVX2(x, lanes, leftShifts: t.hasLeftShift), offset), lo, hi)
+    }
+}
+
+/// The conv/requantize epilogue on 8 lanes: acc (+ bias) -> requantize with the channel's
+/// multiplier for its sign -> + offset -> clamp.
+@inline(__always) public func requantizeLanesAVX2(_ x0: __m256i, _ t: RequantTables, channel c: Int) -> __m256i {
+    EpilogueLanes8(t, channel: c).apply(x0)
 }
 
 #endif
@@ -59,14 +77,15 @@ import SRVMKernelsCommon
 public func requantizeTileAVX2(_ acc: UnsafePointer<Int32>, pixels: Int, blocks: Int, _ t: RequantTables, channel: Int,
                                validChannels: Int, out: UnsafeMutableRawPointer, pixelBytes: Int, type: StorageType) {
     let eb = type.byteWidth
-    for p in 0..<pixels {
-        for m in 0..<blocks {
-            let count = min(8, validChannels - m * 8)
-            if count <= 0 { break }
+    // Block by block, its lanes loaded once for all the tile's pixels.
+    for m in 0..<blocks {
+        let count = min(8, validChannels - m * 8)
+        if count <= 0 { break }
+        let lanes = EpilogueLanes8(t, channel: channel + m * 8)
+        for p in 0..<pixels {
             let x = _mm256_loadu_si256(UnsafeRawPointer(acc + (p * blocks + m) * 8).assumingMemoryBound(to: __m256i.self))
-            storeLanesAVX2(requantizeLanesAVX2(x, t, channel: channel + m * 8), out + p * pixelBytes + m * 8 * eb, count: count, type: type)
+            storeLanesAVX2(lanes.apply(x), out + p * pixelBytes + m * 8 * eb, count: count, type: type)
         }
     }
 }
 #endif
-
