@@ -20,11 +20,12 @@ import SRVMKernelsCommon
 
 /// requantize: per-channel multipliers (and negative-side ones) from `t`, + offset, clamp.
 /// `srcStride`: the source's channel stride when it is a view into a wider value (else `stride`).
+/// `firstChannel`: start at this channel (a multiple of 8; the AVX-512 kernel leaves a pixel's last 8 here).
 public func requantizePixelsAVX2(src: UnsafeRawPointer, _ srcType: StorageType, dst: UnsafeMutableRawPointer, _ dstType: StorageType,
-                                 pixels: Int, stride: Int, srcStride: Int? = nil, tables t: RequantTables) {
+                                 pixels: Int, stride: Int, srcStride: Int? = nil, firstChannel: Int = 0, tables t: RequantTables) {
     let sb = srcType.byteWidth, db = dstType.byteWidth, ss = srcStride ?? stride
     for p in 0..<pixels {
-        var c = 0
+        var c = firstChannel
         while c < stride {
             let x = loadLanesAVX2(src + (p * ss + c) * sb, srcType)
             storeLanesAVX2(requantizeLanesAVX2(x, t, channel: c), dst + (p * stride + c) * db, count: 8, type: dstType)
@@ -49,8 +50,8 @@ public struct ElementwiseOperand {
 
 /// add: clamp(requantize(requantize(a << L, Ma) ± requantize(b << L, Mb), Mo), lo, hi) for
 /// pixels `first..<first + pixels` (the destination's channels `0..<stride`, in blocks of 8;
-/// `dstPixelStride`: the destination's pixel stride when wider, as for a few channels of it).
-public func addPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, dstPixelStride: Int? = nil,
+/// `firstChannel`: start at this channel, a multiple of 8).
+public func addPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, firstChannel: Int = 0,
                           first: Int, pixels: Int, a: ElementwiseOperand, b: ElementwiseOperand, leftShift: Int,
                           ma: QuantMultiplier, mb: QuantMultiplier, mo: QuantMultiplier, subtract: Bool, lo: Int32, hi: Int32) {
     let qa = RequantLanes(mantissa: ma.mantissa, shift: ma.shift), qb = RequantLanes(mantissa: mb.mantissa, shift: mb.shift)
@@ -61,28 +62,29 @@ public func addPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, 
     // Operands whose scaling is a plain shift (exactAddShift).
     let xa = exactAddShift(ma, leftShift: leftShift, operandBytes: a.type.byteWidth).map { _mm_cvtsi32_si128(Int32($0)) }
     let xb = exactAddShift(mb, leftShift: leftShift, operandBytes: b.type.byteWidth).map { _mm_cvtsi32_si128(Int32($0)) }
-    let db = dstType.byteWidth, ds = dstPixelStride ?? stride
+    let db = dstType.byteWidth
     for p in first..<(first + pixels) {
-        var c = 0
+        var c = firstChannel
         while c < stride {
             let va = a.lanes(pixel: p, channel: c), vb = b.lanes(pixel: p, channel: c)
             let ta = xa.map { _mm256_sll_epi32(va, $0) } ?? requantizeAVX2(_mm256_sll_epi32(va, shift), qa, leftShifts: la)
             let tb = xb.map { _mm256_sll_epi32(vb, $0) } ?? requantizeAVX2(_mm256_sll_epi32(vb, shift), qb, leftShifts: lb)
             let s = subtract ? _mm256_sub_epi32(ta, tb) : _mm256_add_epi32(ta, tb)
-            storeLanesAVX2(clampAVX2(requantizeAVX2(s, qo, leftShifts: lout), vlo, vhi), dst + (p * ds + c) * db, count: 8, type: dstType)
+            storeLanesAVX2(clampAVX2(requantizeAVX2(s, qo, leftShifts: lout), vlo, vhi), dst + (p * stride + c) * db, count: 8, type: dstType)
             c += 8
         }
     }
 }
 
 /// mul: clamp(requantize(a · b, M), lo, hi) (products wrap in int32 as the reference's &*).
-public func mulPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, first: Int, pixels: Int,
+/// `firstChannel`: start at this channel, a multiple of 8.
+public func mulPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, firstChannel: Int = 0, first: Int, pixels: Int,
                           a: ElementwiseOperand, b: ElementwiseOperand, m: QuantMultiplier, lo: Int32, hi: Int32) {
     let q = RequantLanes(mantissa: m.mantissa, shift: m.shift), left = m.shift > 0
     let vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi)
     let db = dstType.byteWidth
     for p in first..<(first + pixels) {
-        var c = 0
+        var c = firstChannel
         while c < stride {
             let v = _mm256_mullo_epi32(a.lanes(pixel: p, channel: c), b.lanes(pixel: p, channel: c))
             storeLanesAVX2(clampAVX2(requantizeAVX2(v, q, leftShifts: left), vlo, vhi), dst + (p * stride + c) * db, count: 8, type: dstType)

@@ -27,20 +27,6 @@ import SRVMKernelsAVX2
     }
 }
 
-/// requantize(x, M) for one multiplier with exponent ≤ 0 (`right` = −exponent in every lane).
-@inline(__always) func requantize16(_ x: __m512i, mantissa: __m512i, right: __m512i) -> __m512i {
-    let nudge = _mm512_set1_epi64(1 << 30)
-    let even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, mantissa), nudge), 31)
-    let odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(mantissa, 32)), nudge), 1)
-    let high = _mm512_mask_blend_epi32(0xAAAA, even, odd)
-    let one = _mm512_set1_epi32(1)
-    let mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one)
-    let remainder = _mm512_and_si512(high, mask)
-    let threshold = _mm512_sub_epi32(_mm512_srai_epi32(mask, 1), _mm512_srai_epi32(high, 31))
-    let roundUp = _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31)   // −1 where remainder > threshold
-    return _mm512_sub_epi32(_mm512_srav_epi32(high, right), roundUp)
-}
-
 /// One add operand's scaling, requantize(x << L, M): a plain left shift where that is exact
 /// (see `exactAddShift`), else the 16-lane requantization.
 struct AddOperandScale {
@@ -81,10 +67,8 @@ public func addPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType
         }
     }
     if wide < stride {
-        // The last 8 channels of every pixel: the AVX2 kernel on an 8-channel view.
-        let ta = ElementwiseOperand(base: a.base + wide * ab, type: a.type, stride: a.stride, broadcast: false)
-        let tb = ElementwiseOperand(base: b.base + wide * bb, type: b.type, stride: b.stride, broadcast: false)
-        addPixelsAVX2(dst: dst + wide * db, dstType, stride: 8, dstPixelStride: stride, first: first, pixels: pixels, a: ta, b: tb,
+        // The last 8 channels of every pixel: the AVX2 kernel (one call, not per pixel).
+        addPixelsAVX2(dst: dst, dstType, stride: stride, firstChannel: wide, first: first, pixels: pixels, a: a, b: b,
                       leftShift: leftShift, ma: ma, mb: mb, mo: mo, subtract: subtract, lo: lo, hi: hi)
     }
 }
@@ -104,9 +88,10 @@ public func requantizePixelsAVX512(src: UnsafeRawPointer, _ srcType: StorageType
             store16Lanes(requantizeLanesAVX512(load16Lanes(ps + c * sb, srcType), t, channel: c), pd + c * db, dstType)
             c += 16
         }
-        if c < stride {
-            storeLanesAVX2(requantizeLanesAVX2(loadLanesAVX2(ps + c * sb, srcType), t, channel: c), pd + c * db, count: 8, type: dstType)
-        }
+    }
+    if wide < stride {
+        // The last 8 channels of every pixel: the AVX2 kernel (one call, not per pixel).
+        requantizePixelsAVX2(src: src, srcType, dst: dst, dstType, pixels: pixels, stride: stride, srcStride: srcStride, firstChannel: wide, tables: t)
     }
 }
 
@@ -116,9 +101,7 @@ public func mulPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType
                             a: ElementwiseOperand, b: ElementwiseOperand, m: QuantMultiplier, lo: Int32, hi: Int32) {
     precondition(m.shift <= 0, "mulPixelsAVX512: no left shift")
     let mm = _mm512_set1_epi32(m.mantissa), mr = _mm512_set1_epi32(Int32(-Int(m.shift)))
-    let q = RequantLanes(mantissa: m.mantissa, shift: m.shift)
     let vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi)
-    let lo8 = _mm256_set1_epi32(lo), hi8 = _mm256_set1_epi32(hi)
     let db = dstType.byteWidth, ab = a.type.byteWidth, bb = b.type.byteWidth
     let wide = stride / 16 * 16
     for p in first..<(first + pixels) {
@@ -129,10 +112,10 @@ public func mulPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType
             store16Lanes(_mm512_min_epi32(_mm512_max_epi32(requantize16(v, mantissa: mm, right: mr), vlo), vhi), pd + c * db, dstType)
             c += 16
         }
-        if c < stride {
-            let v = _mm256_mullo_epi32(loadLanesAVX2(pa + c * ab, a.type), loadLanesAVX2(pb + c * bb, b.type))
-            storeLanesAVX2(clampAVX2(requantizeAVX2(v, q, leftShifts: false), lo8, hi8), pd + c * db, count: 8, type: dstType)
-        }
+    }
+    if wide < stride {
+        // The last 8 channels of every pixel: the AVX2 kernel (one call, not per pixel).
+        mulPixelsAVX2(dst: dst, dstType, stride: stride, firstChannel: wide, first: first, pixels: pixels, a: a, b: b, m: m, lo: lo, hi: hi)
     }
 }
 #endif

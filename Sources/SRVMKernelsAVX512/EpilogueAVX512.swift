@@ -40,18 +40,23 @@ struct EpilogueLanes16 {
             if t.hasLeftShift { l = _mm512_or_si512(_mm512_andnot_si512(neg, l), _mm512_and_si512(neg, negLeft)) }
         }
         if t.hasLeftShift { x = saturatingShiftLeft16(x, l) }
-        let nudge = _mm512_set1_epi64(1 << 30)
-        let even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), nudge), 31)
-        let odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m, 32)), nudge), 1)
-        let high = _mm512_mask_blend_epi32(0xAAAA, even, odd)
-        let one = _mm512_set1_epi32(1)
-        let mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, r), one)
-        let remainder = _mm512_and_si512(high, mask)
-        let threshold = _mm512_sub_epi32(_mm512_srai_epi32(mask, 1), _mm512_srai_epi32(high, 31))
-        let roundUp = _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31)   // −1 where remainder > threshold
-        let v = _mm512_add_epi32(_mm512_sub_epi32(_mm512_srav_epi32(high, r), roundUp), offset)
-        return _mm512_min_epi32(_mm512_max_epi32(v, lo), hi)
+        return _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(requantize16(x, mantissa: m, right: r), offset), lo), hi)
     }
+}
+
+/// requantize(x, M) after any left shift: the rounding doubling high multiply by `mantissa`,
+/// then the rounding right shift by `right` (per lane; SPEC.md §5.2).
+@inline(__always) func requantize16(_ x: __m512i, mantissa: __m512i, right: __m512i) -> __m512i {
+    let nudge = _mm512_set1_epi64(1 << 30)
+    let even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, mantissa), nudge), 31)
+    let odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(mantissa, 32)), nudge), 1)
+    let high = _mm512_mask_blend_epi32(0xAAAA, even, odd)
+    let one = _mm512_set1_epi32(1)
+    let mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one)
+    let remainder = _mm512_and_si512(high, mask)
+    let threshold = _mm512_sub_epi32(_mm512_srai_epi32(mask, 1), _mm512_srai_epi32(high, 31))
+    let roundUp = _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31)   // −1 where remainder > threshold
+    return _mm512_sub_epi32(_mm512_srav_epi32(high, right), roundUp)
 }
 
 /// requantize(acc + bias, M(c, sign)) + offset, clamped, for channels c ..< c + 16 of `t`.
