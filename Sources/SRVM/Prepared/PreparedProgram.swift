@@ -62,6 +62,12 @@ final class PreparedProgram {
                   p.instructions.indices.allSatisfy({ $0 == k || !p.instructions[$0].sources.contains(src) })
             else { continue }
             spaceFolds[j] = (k, d, Int(b), crd)
+            foldedDepthToSpaces.insert(k)
+        }
+        for k in viewSlices { if case let .sliceChannels(d, src, start) = p.instructions[k] { sliceViews[d] = (src, Int(start)) } }
+        // A split concat's buffer is allocated by the first conv that stores into it.
+        for (i, ins) in p.instructions.enumerated() {
+            if let d = ins.destination, let (whole, _) = concatParts[d], concatAllocation[whole] == nil { concatAllocation[whole] = i }
         }
         for (i, ins) in p.instructions.enumerated() {
             switch ins {
@@ -96,6 +102,12 @@ final class PreparedProgram {
     /// index, its destination, block, CRD).
     private var spaceFolds: [Int: (index: Int, dst: ValueID, block: Int, crd: Bool)] = [:]
     var depthToSpaceFoldCount: Int { spaceFolds.count }
+    /// The depth_to_space instructions of `spaceFolds` (they do nothing).
+    private var foldedDepthToSpaces: Set<Int> = []
+    /// The destinations of `viewSlices`: view -> (its source, first channel).
+    private var sliceViews: [ValueID: (ValueID, Int)] = [:]
+    /// Concats that convs store into: destination -> the instruction that allocates it.
+    private var concatAllocation: [ValueID: Int] = [:]
     var concatPartCount: Int { concatParts.count }
     var viewSliceCount: Int { viewSlices.count }
 
@@ -110,11 +122,6 @@ final class PreparedProgram {
     /// when `folds`; `runRaw` captures every value, so it runs without them).
     func bufferPlan(shapes: [(c: Int, h: Int, w: Int)], folds: Bool) -> BufferPlan {
         let p = program
-        func isView(_ v: ValueID) -> (ValueID, Int)? {
-            guard folds else { return nil }
-            for k in viewSlices { if case let .sliceChannels(d, src, start) = p.instructions[k], d == v { return (src, Int(start)) } }
-            return nil
-        }
         var root = [ValueID](p.values.indices.map { ValueID($0) })
         for k in viewSlices.sorted() where folds {
             if case let .sliceChannels(d, src, _) = p.instructions[k] { root[Int(d)] = root[Int(src)] }
@@ -129,7 +136,7 @@ final class PreparedProgram {
                               if folds && i == self.fusedDepthToSpace { return [] }
                               if folds, case .outputPixels = ins, let f = self.fusedDepthToSpace { return p.instructions[f].sources.map { root[Int($0)] } }
                               if folds && self.viewSlices.contains(i) { return [] }
-                              if let f = self.spaceFolds.values.first(where: { $0.index == i }) { return [f.dst] }
+                              if self.foldedDepthToSpaces.contains(i), case let .depthToSpace(d, _, _, _) = ins { return [d] }
                               if folds, case let .concat(d, sources, _, _, _) = ins, sources.contains(where: { self.concatParts[$0] != nil }) {
                                   return sources.filter { self.concatParts[$0] == nil }.map { root[Int($0)] } + [d]
                               }
@@ -138,13 +145,9 @@ final class PreparedProgram {
                           allocates: { i in
                               if folds && (i == self.fusedDepthToSpace || self.viewSlices.contains(i)) { return [] }
                               if let f = self.spaceFolds[i] { return [f.dst] }
-                              if self.spaceFolds.values.contains(where: { $0.index == i }) { return [] }
-                              guard let d = p.instructions[i].destination, isView(d) == nil else { return [] }
-                              if folds, let (whole, _) = self.concatParts[d] {
-                                  // The first conv storing into the concat allocates its buffer.
-                                  let first = p.instructions.firstIndex { ins in ins.destination.map { self.concatParts[$0]?.0 == whole } ?? false }
-                                  return first == i ? [whole] : []
-                              }
+                              if self.foldedDepthToSpaces.contains(i) { return [] }
+                              guard let d = p.instructions[i].destination, !(folds && self.sliceViews[d] != nil) else { return [] }
+                              if folds, let (whole, _) = self.concatParts[d] { return self.concatAllocation[whole] == i ? [whole] : [] }
                               if folds, case let .concat(_, sources, _, _, _) = p.instructions[i], sources.contains(where: { self.concatParts[$0] != nil }) {
                                   return []
                               }
@@ -165,10 +168,7 @@ final class PreparedProgram {
         defer { bufferCache.give(back: buffers, bytes: plan.bytes.map { max($0, 64) + slack }) }
         let layouts = zip(p.values, shapes).map { PixelLayout(channels: $1.c, height: $1.h, width: $1.w, type: $0.type) }
         // Views (slice_channels read in place): value -> (source value, first channel).
-        var views: [ValueID: (ValueID, Int)] = [:]
-        if !keep {
-            for k in viewSlices { if case let .sliceChannels(d, src, start) = p.instructions[k] { views[d] = (src, Int(start)) } }
-        }
+        let views = keep ? [:] : sliceViews
         let parts = keep ? [:] : concatParts
         func buf(_ id: ValueID) -> UnsafeMutableRawPointer {
             if let (src, start) = views[id] { return buf(src) + start * layouts[Int(src)].type.byteWidth }
@@ -189,7 +189,7 @@ final class PreparedProgram {
             let folded = !keep && viewSlices.contains(index)
             // A view, a folded depth_to_space and a conv storing through one have no buffer of their own.
             let noBuffer = folded || (!keep && index == fusedDepthToSpace) || spaceFolds[index] != nil
-                || spaceFolds.values.contains { $0.index == index }
+                || foldedDepthToSpaces.contains(index)
             let dst = noBuffer ? nil : ins.destination.map { buf($0) }
             let dl = ins.destination.map { lay($0) }
 
@@ -212,7 +212,7 @@ final class PreparedProgram {
                 } else {
                     convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: dst!, dstLayout: dl!, isa: isa, threads: threads)
                 }
-            case .depthToSpace where spaceFolds.values.contains(where: { $0.index == index }):
+            case .depthToSpace where foldedDepthToSpaces.contains(index):
                 break   // the conv before it stored through it
             case let .requantize(_, src, _):
                 requantizeHWC(dst: dst!, dl!, src: buf(src), lay(src), tables: requants[index]!.tables, isa: isa, threads: threads)
