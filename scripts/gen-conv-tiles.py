@@ -6,15 +6,23 @@ Accumulators must be named variables to stay in registers, so the tiles are writ
 edit this template, not the generated files. Run: python3 scripts/gen-conv-tiles.py
 """
 import os
-def kernel(isa, ocb, v):
+def kernel(isa, ocb, v, full=False):
     if isa == 'avx512':
         pre='_mm512'; L=16; fn=f'conv2DTileAVX512_OC{ocb}xV{v}'
     else:
         pre='_mm256'; L=8; fn=f'conv2DTileAVX2_OC{ocb}xV{v}'
+    if full: fn += 'Full'
     o=[]
-    o.append(f'/// {ocb} output channels x {v} vectors of {L} pixels; the last vector is masked to `tile.width`.')
+    if full:
+        # No mask in the loop: on AVX2 the mask would take the 16th ymm register and the
+        # compiler rematerializes it every iteration (measured: a vpcmpgtd + spill per tap).
+        o.append(f'/// {ocb} output channels x {v} vectors of {L} pixels, all {v*L} pixels stored (`tile.width` == {v*L}).')
+    else:
+        o.append(f'/// {ocb} output channels x {v} vectors of {L} pixels; the last vector is masked to `tile.width`.')
     o.append(f'public func {fn}(_ tile: ConvTile) {{')
-    if isa=='avx512':
+    if full:
+        pass
+    elif isa=='avx512':
         o.append(f'    let mask = __mmask16(truncatingIfNeeded: (1 << (tile.width - {L*(v-1)})) - 1)')
     else:
         o.append(f'    let mask = avx2LaneMask(tile.width - {L*(v-1)})')
@@ -25,7 +33,7 @@ def kernel(isa, ocb, v):
           '        var row = channel', '        for _ in 0..<tile.kernelHeight {', '            var xp = row',
           '            for _ in 0..<tile.kernelWidth {']
     for j in range(v):
-        if j == v-1:
+        if j == v-1 and not full:
             if isa=='avx512': o.append(f'                let x{j} = _mm512_maskz_loadu_ps(mask, xp + {j*L})')
             else: o.append(f'                let x{j} = _mm256_maskload_ps(xp + {j*L}, mask)')
         else:
@@ -41,7 +49,7 @@ def kernel(isa, ocb, v):
         o.append(f'    if tile.outputChannels > {i} {{')
         o.append(f'        let out = tile.output + {i} * tile.outputChannelStride')
         for j in range(v):
-            if j == v-1:
+            if j == v-1 and not full:
                 if isa=='avx512': o.append(f'        _mm512_mask_storeu_ps(out + {j*L}, mask, act.apply(a{i}_{j}))')
                 else: o.append(f'        _mm256_maskstore_ps(out + {j*L}, mask, act.apply(a{i}_{j}))')
             else:
@@ -60,7 +68,10 @@ import FloatKernelsCommon
 """
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-for isa, ocb, vectors, path in [("avx512", 8, [1, 2, 3], "Sources/FloatKernelsAVX512/Conv2DTilesAVX512.swift"),
-                                ("avx2", 6, [1, 2], "Sources/FloatKernelsAVX2/Conv2DTilesAVX2.swift")]:
+# (vectors, full) per ISA: masked tiles for every width, plus an unmasked one for full tiles.
+for isa, ocb, shapes, path in [("avx512", 8, [(1, False), (2, False), (3, False), (3, True)],
+                                "Sources/FloatKernelsAVX512/Conv2DTilesAVX512.swift"),
+                               ("avx2", 6, [(1, False), (2, False), (2, True)],
+                                "Sources/FloatKernelsAVX2/Conv2DTilesAVX2.swift")]:
     with open(os.path.join(ROOT, path), "w") as f:
-        f.write(HEADER + "\n\n".join(kernel(isa, ocb, v) for v in vectors) + "\n#endif\n")
+        f.write(HEADER + "\n\n".join(kernel(isa, ocb, v, full) for v, full in shapes) + "\n#endif\n")

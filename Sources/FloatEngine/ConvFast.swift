@@ -80,12 +80,30 @@ final class PreparedConv: @unchecked Sendable {
         }
     }
 
+    /// Cuts `width` pixels into register tiles of whole vectors, as even as the kernel's
+    /// widths allow (256 pixels in 48-pixel tiles: 48,48,48,48,32,32 rather than five 48s and
+    /// a 16 that runs at a third of the rate). Returns (first pixel, width) pairs.
+    func tileSpans(_ width: Int) -> [(x0: Int, width: Int)] {
+        let lanes = shape.lanes, vectors = (width + lanes - 1) / lanes
+        let tiles = (vectors + shape.maxVectors - 1) / shape.maxVectors
+        var spans: [(x0: Int, width: Int)] = []
+        spans.reserveCapacity(tiles)
+        var x0 = 0
+        for t in 0..<tiles {
+            let v = vectors / tiles + (t < vectors % tiles ? 1 : 0)
+            let w = min(v * lanes, width - x0)
+            spans.append((x0, w))
+            x0 += w
+        }
+        return spans
+    }
+
     func run(_ x: Tensor, outputShape: [Int], threads: Int, pool: BufferPool? = nil) -> Tensor {
         let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
         let oh = outputShape[2], ow = outputShape[3]
         let a = attributes
         let pads = a.resolvedPads(inputHeight: h, inputWidth: w)
-        let block = shape.outputBlock, tileWidth = shape.maxTileWidth
+        let block = shape.outputBlock
         let taps = groupInputChannels * kernelHeight * kernelWidth
         let cg = groupInputChannels, mg = groupOutputChannels, m = outputChannels
         let kh = kernelHeight, kw = kernelWidth, dh = a.dilations[0], dw = a.dilations[1]
@@ -97,43 +115,54 @@ final class PreparedConv: @unchecked Sendable {
                 if kh == 1 && kw == 1 && pads == [0, 0, 0, 0] {
                     // 1x1 without padding is a matrix product over the flattened plane: no strip copy.
                     let plane = h * w
-                    let tilesPerImage = (plane + tileWidth - 1) / tileWidth
-                    parallelRanges(n * tilesPerImage, threads: threads) { range in
+                    let spans = tileSpans(plane)
+                    parallelRanges(n * spans.count, threads: threads) { range in
                         for t in range {
-                            let b0 = t / tilesPerImage, x0 = (t % tilesPerImage) * tileWidth
-                            let width = min(tileWidth, plane - x0)
+                            let b0 = t / spans.count, span = spans[t % spans.count]
+                            // Every output block of this pixel span while its inputs are in L1.
                             for g in 0..<a.group {
                                 for blk in 0..<blocksPerGroup {
                                     let blockIndex = g * blocksPerGroup + blk
                                     runTile(ConvTile(
-                                        input: xp + (b0 * c + g * cg) * plane + x0, channelStride: plane,
+                                        input: xp + (b0 * c + g * cg) * plane + span.x0, channelStride: plane,
                                         rowStride: 0, kernelStepX: 0, inputChannels: cg, kernelHeight: 1, kernelWidth: 1,
                                         weights: weights + blockIndex * taps * block, bias: bias + blockIndex * block,
-                                        output: op + (b0 * m + g * mg + blk * block) * plane + x0, outputChannelStride: plane,
-                                        outputChannels: min(block, mg - blk * block), width: width, activation: activation))
+                                        output: op + (b0 * m + g * mg + blk * block) * plane + span.x0, outputChannelStride: plane,
+                                        outputChannels: min(block, mg - blk * block), width: span.width, activation: activation))
                                 }
                             }
                         }
                     }
                     return
                 }
-                // General stride-1 case: per output row, copy the kh input rows each tap row reads
-                // into a zero-padded strip (so borders need no special cases in the kernels), then
-                // sweep the strip with register tiles. The strip is small enough to stay in L2.
+                // General stride-1 case: a thread takes a run of output rows and walks it in bands;
+                // per band and group it copies the input rows the band reads, once each, into a
+                // padded buffer [channel][band row][x] (so borders need no special cases in the
+                // kernels), then sweeps each output row with register tiles: per pixel span, every
+                // output block, so the span's input stays in L1 while the blocks' weights stream.
                 let stripWidth = ow + (kw - 1) * dw
                 let stripStride = (stripWidth + 15) / 16 * 16
+                let spans = tileSpans(ow)
+                // Band height: up to 8 rows while the buffer stays near L2 size (each band re-reads
+                // the (kh-1)*dh rows it shares with the next).
+                let rowBytes = cg * stripStride * MemoryLayout<Float>.size
+                let band = max(1, min(8, (512 << 10) / max(1, rowBytes) - (kh - 1) * dh))
+                let bandRows = band + (kh - 1) * dh
                 parallelRanges(n * oh, threads: threads) { range in
-                    let strip = UnsafeMutablePointer<Float>.allocate(capacity: cg * kh * stripStride)
+                    let strip = UnsafeMutablePointer<Float>.allocate(capacity: cg * bandRows * stripStride)
                     defer { strip.deallocate() }
-                    for row in range {
-                        let b0 = row / oh, oy = row % oh
+                    var first = range.lowerBound
+                    while first < range.upperBound {
+                        let b0 = first / oh, oy0 = first % oh
+                        let rows = min(band, range.upperBound - first, oh - oy0)   // a band never crosses images
+                        let inputRows = rows + (kh - 1) * dh
                         for g in 0..<a.group {
                             for ic in 0..<cg {
                                 let src = xp + (b0 * c + g * cg + ic) * h * w
-                                for ky in 0..<kh {
-                                    let dst = strip + (ic * kh + ky) * stripStride
-                                    let iy = oy - pads[0] + ky * dh
-                                    let fill = padValues?[g * cg + ic] ?? 0
+                                let fill = padValues?[g * cg + ic] ?? 0
+                                for r in 0..<inputRows {
+                                    let dst = strip + (ic * bandRows + r) * stripStride
+                                    let iy = oy0 - pads[0] + r
                                     guard iy >= 0 && iy < h else { dst.update(repeating: fill, count: stripWidth); continue }
                                     let lo = min(max(pads[1], 0), stripWidth)
                                     let firstX = lo - pads[1]   // input column at strip position lo
@@ -143,22 +172,24 @@ final class PreparedConv: @unchecked Sendable {
                                     if stripWidth > max(hi, lo) { (dst + max(hi, lo)).update(repeating: fill, count: stripWidth - max(hi, lo)) }
                                 }
                             }
-                            for blk in 0..<blocksPerGroup {
-                                let blockIndex = g * blocksPerGroup + blk
-                                let outBase = op + ((b0 * m + g * mg + blk * block) * oh + oy) * ow
-                                var x0 = 0
-                                while x0 < ow {
-                                    let width = min(tileWidth, ow - x0)
-                                    runTile(ConvTile(
-                                        input: strip + x0, channelStride: kh * stripStride, rowStride: stripStride,
-                                        kernelStepX: dw, inputChannels: cg, kernelHeight: kh, kernelWidth: kw,
-                                        weights: weights + blockIndex * taps * block, bias: bias + blockIndex * block,
-                                        output: outBase + x0, outputChannelStride: oh * ow,
-                                        outputChannels: min(block, mg - blk * block), width: width, activation: activation))
-                                    x0 += width
+                            for r in 0..<rows {
+                                let oy = oy0 + r
+                                for span in spans {
+                                    for blk in 0..<blocksPerGroup {
+                                        let blockIndex = g * blocksPerGroup + blk
+                                        let outBase = op + ((b0 * m + g * mg + blk * block) * oh + oy) * ow
+                                        runTile(ConvTile(
+                                            input: strip + r * stripStride + span.x0, channelStride: bandRows * stripStride,
+                                            rowStride: dh * stripStride, kernelStepX: dw, inputChannels: cg,
+                                            kernelHeight: kh, kernelWidth: kw,
+                                            weights: weights + blockIndex * taps * block, bias: bias + blockIndex * block,
+                                            output: outBase + span.x0, outputChannelStride: oh * ow,
+                                            outputChannels: min(block, mg - blk * block), width: span.width, activation: activation))
+                                    }
                                 }
                             }
                         }
+                        first += rows
                     }
                 }
             }

@@ -8,7 +8,8 @@ public let conv2DShapeAVX2 = ConvKernelShape(outputBlock: 6, lanes: 8, maxVector
 
 /// Runs one tile with the kernel whose vector count fits `tile.width` (≤ 16 pixels).
 public func conv2DTileAVX2(_ tile: ConvTile) {
-    if tile.width > 8 { conv2DTileAVX2_OC6xV2(tile) } else { conv2DTileAVX2_OC6xV1(tile) }
+    if tile.width == 16 { conv2DTileAVX2_OC6xV2Full(tile) }
+    else if tile.width > 8 { conv2DTileAVX2_OC6xV2(tile) } else { conv2DTileAVX2_OC6xV1(tile) }
 }
 
 struct AVX2Activation {

@@ -8,6 +8,7 @@ public let conv2DShapeAVX512 = ConvKernelShape(outputBlock: 8, lanes: 16, maxVec
 
 /// Runs one tile with the kernel whose vector count fits `tile.width` (≤ 48 pixels).
 public func conv2DTileAVX512(_ tile: ConvTile) {
+    if tile.width == 48 { conv2DTileAVX512_OC8xV3Full(tile); return }
     switch (tile.width + 15) / 16 {
     case 3: conv2DTileAVX512_OC8xV3(tile)
     case 2: conv2DTileAVX512_OC8xV2(tile)

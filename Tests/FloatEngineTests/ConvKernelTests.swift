@@ -3,7 +3,8 @@ import SRGraph
 import FloatEngine
 
 /// Every fast conv kernel set against the reference, over the shapes that exercise tails:
-/// widths around the 16-lane vectors and 48-pixel tiles, output channels not a multiple of the
+/// widths around the 16-lane vectors and 48-pixel tiles (full and masked), heights spanning
+/// several row bands, output channels not a multiple of the
 /// 8 (AVX-512) or 6 (AVX2) channel blocks, groups, both paddings, bias, fused activations.
 final class ConvKernelTests: XCTestCase {
     struct Case {
@@ -16,7 +17,7 @@ final class ConvKernelTests: XCTestCase {
         var cases: [Case] = []
         let activations: [Op?] = [nil, .relu, .leakyRelu(alpha: 0.2), .clip(min: -0.3, max: 0.5)]
         var i = 0
-        for (h, w) in [(1, 1), (7, 7), (3, 17), (2, 33), (5, 49), (1, 100)] {
+        for (h, w) in [(1, 1), (7, 7), (3, 17), (2, 33), (5, 49), (1, 100), (19, 21)] {   // 19 rows: several row bands per thread
             for (cin, cout, group) in [(3, 5, 1), (17, 9, 1), (8, 20, 2), (12, 12, 12), (16, 16, 4), (5, 3, 1)] {
                 for kernel in [1, 3] {
                     for pad in kernel == 1 ? [0, 1] : [0, 1, 2] {
