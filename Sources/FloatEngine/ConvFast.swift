@@ -116,7 +116,7 @@ final class PreparedConv: @unchecked Sendable {
                     // 1x1 without padding is a matrix product over the flattened plane: no strip copy.
                     let plane = h * w
                     let spans = tileSpans(plane)
-                    parallelRanges(n * spans.count, threads: threads) { range in
+                    parallelRangesFlushingDenormals(n * spans.count, threads: threads) { range in
                         for t in range {
                             let b0 = t / spans.count, span = spans[t % spans.count]
                             // Every output block of this pixel span while its inputs are in L1.
@@ -148,7 +148,7 @@ final class PreparedConv: @unchecked Sendable {
                 let rowBytes = cg * stripStride * MemoryLayout<Float>.size
                 let band = max(1, min(8, (512 << 10) / max(1, rowBytes) - (kh - 1) * dh))
                 let bandRows = band + (kh - 1) * dh
-                parallelRanges(n * oh, threads: threads) { range in
+                parallelRangesFlushingDenormals(n * oh, threads: threads) { range in
                     let strip = UnsafeMutablePointer<Float>.allocate(capacity: cg * bandRows * stripStride)
                     defer { strip.deallocate() }
                     var first = range.lowerBound

@@ -66,6 +66,27 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// The fast convs flush denormals (FTZ/DAZ) on every worker, whatever the thread count, so a
+    /// denormal-heavy input gives the same bits for 1, 2 and 3 threads and stays within the
+    /// reference's tolerance (the flushed terms are below 1.2e-38).
+    func testDenormalInputsGiveThreadIndependentResults() throws {
+        let c = Case(cin: 8, cout: 7, kernel: 3, group: 1, pad: 1, h: 11, w: 37, bias: true, activation: .relu)
+        let g = convGraph(c, seed: 99)
+        var rng = SplitMix(state: 5)
+        let normal = rng.tensor([1, 8, 11, 37])
+        // Every other value denormal (1e-39 scale), the rest ordinary.
+        let x = Tensor(shape: normal.shape, floats: normal.floats.enumerated().map { $0.offset % 2 == 0 ? $0.element * 1e-39 : $0.element })
+        XCTAssertTrue(x.floats.contains { $0 != 0 && !$0.isNormal }, "the input holds denormals")
+        let ref = try FloatEngine(graph: g, kernels: .reference).run(x)
+        for k in fastKernelChoices() {
+            let one = try FloatEngine(graph: g, threads: 1, kernels: k).run(x)
+            assertClose(one, ref, "kernels \(k)")
+            for threads in [2, 3] {
+                XCTAssertEqual(try FloatEngine(graph: g, threads: threads, kernels: k).run(x).floats, one.floats, "kernels \(k) threads \(threads)")
+            }
+        }
+    }
+
     func testBatchOfTwoAndStridedFallback() throws {
         var rng = SplitMix(state: 7)
         let inits = ["w": rng.tensor([6, 4, 3, 3]), "b": rng.tensor([6])]
