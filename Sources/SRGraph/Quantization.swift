@@ -41,7 +41,7 @@ public struct FakeQuant: Hashable, Sendable, CustomStringConvertible {
         let levels = signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1
         let s = alpha / Float(levels - zeroPoint)
         let lo: Float = signed ? -alpha : -Float(zeroPoint) * s
-        return (Swift.min(Swift.max(x, lo), alpha) / s).rounded() * s
+        return (Swift.min(Swift.max(x, lo), alpha) / s).roundedHalfAwayFromZero * s
     }
 
     public var description: String {

@@ -13,7 +13,7 @@ func fakeQuantizeWeights(_ w: Tensor, bits: Int, ranges: [Float]) -> (Tensor, sc
         let s = a / qmax
         for i in 0..<per {
             let k = o * per + i
-            out[k] = s > 0 ? (Swift.min(Swift.max(w.floats[k], -a), a) / s).rounded() * s : 0
+            out[k] = s > 0 ? (Swift.min(Swift.max(w.floats[k], -a), a) / s).roundedHalfAwayFromZero * s : 0
         }
     }
     return (Tensor(shape: w.shape, floats: out), scales)
