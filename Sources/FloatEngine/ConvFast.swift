@@ -148,6 +148,11 @@ final class PreparedConv: @unchecked Sendable {
                 let rowBytes = cg * stripStride * MemoryLayout<Float>.size
                 let band = max(1, min(8, (512 << 10) / max(1, rowBytes) - (kh - 1) * dh))
                 let bandRows = band + (kh - 1) * dh
+                // Every padded row has the same layout: fill [0, lo), input from column firstX in
+                // [lo, hi), fill after.
+                let lo = min(max(pads[1], 0), stripWidth)
+                let firstX = lo - pads[1]
+                let hi = min(stripWidth, w - firstX + lo)
                 parallelRangesFlushingDenormals(n * oh, threads: threads) { range in
                     let strip = UnsafeMutablePointer<Float>.allocate(capacity: cg * bandRows * stripStride)
                     defer { strip.deallocate() }
@@ -164,9 +169,6 @@ final class PreparedConv: @unchecked Sendable {
                                     let dst = strip + (ic * bandRows + r) * stripStride
                                     let iy = oy0 - pads[0] + r
                                     guard iy >= 0 && iy < h else { dst.update(repeating: fill, count: stripWidth); continue }
-                                    let lo = min(max(pads[1], 0), stripWidth)
-                                    let firstX = lo - pads[1]   // input column at strip position lo
-                                    let hi = min(stripWidth, w - firstX + lo)
                                     if lo > 0 { dst.update(repeating: fill, count: lo) }
                                     if hi > lo { (dst + lo).update(from: src + iy * w + firstX, count: hi - lo) }
                                     if stripWidth > max(hi, lo) { (dst + max(hi, lo)).update(repeating: fill, count: stripWidth - max(hi, lo)) }
