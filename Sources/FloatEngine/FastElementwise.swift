@@ -1,6 +1,9 @@
 import SRRuntime
 import Foundation
 import SRGraph
+#if arch(x86_64)
+import FloatKernelsAVX2
+#endif
 
 /// Vectorizable loops for the elementwise ops and DepthToSpace on the shapes SR nets use
 /// (same shape, scalar operand, per-channel operand). Anything else returns nil and the engine
@@ -162,13 +165,33 @@ func powFast(_ a: Tensor, _ b: Tensor, outputShape: [Int], threads: Int, pool: B
     return Tensor(shape: outputShape, floats: out)
 }
 
-/// FakeQuantize on a whole tensor, threaded; same formula as `FakeQuant.apply` (the reference).
-func fakeQuantizeFast(_ q: FakeQuant, _ x: Tensor, threads: Int, pool: BufferPool?) -> Tensor {
+/// FakeQuantize on a whole tensor, threaded; the same bits as `FakeQuant.apply` (the
+/// reference), through the AVX2 kernel where the CPU has it. Per-channel grids (axis 1) apply
+/// channel c's grid to every plane of channel c.
+func fakeQuantizeFast(_ q: FakeQuant, _ x: Tensor, isa: ConvISA, threads: Int, pool: BufferPool?) -> Tensor {
     let n = x.count
+    let c = q.channelAlphas == nil ? 1 : x.shape[1]
+    let plane = q.channelAlphas == nil ? n : x.shape.dropFirst(2).reduce(1, *)
+    let grids = (0..<c).map { q.channel($0) }
     let out = x.floats.withUnsafeBufferPointer { xb -> [Float] in
         let src = xb.baseAddress!
         return makeFloats(n, pool: pool) { dst in chunked(n, threads: threads) { lo, hi in
-            for i in lo..<hi { dst[i] = q.apply(src[i]) } } }
+            var i = lo
+            while i < hi {
+                // The run of elements [i, end) that share one grid.
+                let end = Swift.min(hi, (i / plane + 1) * plane)
+                let grid = grids[(i / plane) % c]
+                var done = 0
+                #if arch(x86_64)
+                if isa != .portable {
+                    let (l, a, s) = grid.clampAndStep
+                    done = fakeQuantizeAVX2(src + i, dst + i, count: end - i, lo: l, alpha: a, scale: s)
+                }
+                #endif
+                for k in (i + done)..<end { dst[k] = grid.apply(src[k]) }
+                i = end
+            }
+        } }
     }
     return Tensor(shape: x.shape, floats: out)
 }

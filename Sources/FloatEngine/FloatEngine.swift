@@ -202,6 +202,7 @@ public final class FloatEngine {
                 guard x.shape.count >= 2, x.shape[1] == alphas.count else {
                     throw GraphError(node, "\(alphas.count) channel alphas for shape \(x.shape)")
                 }
+                if let isa { return [fakeQuantizeFast(q, x, isa: isa, threads: threads, pool: pool)] }
                 let c = x.shape[1], plane = x.shape.dropFirst(2).reduce(1, *)
                 var out = x.floats
                 out.withUnsafeMutableBufferPointer { o in
@@ -212,7 +213,7 @@ public final class FloatEngine {
                 }
                 return [Tensor(shape: x.shape, floats: out)]
             }
-            if fast { return [fakeQuantizeFast(q, x, threads: threads, pool: pool)] }
+            if let isa { return [fakeQuantizeFast(q, x, isa: isa, threads: threads, pool: pool)] }
             return [Tensor(shape: x.shape, floats: x.floats.map(q.apply))]
         case .add, .sub, .mul, .div, .pow:
             let b = ins[1]!

@@ -35,12 +35,19 @@ public struct FakeQuant: Hashable, Sendable, CustomStringConvertible {
     /// Real value of one step.
     public var scale: Float { alpha / Float(qmax - zeroPoint) }
 
+    /// The grid's step s and clamp range [lo, α] as `apply` computes them (SIMD kernels that
+    /// must match `apply` bit for bit take them from here).
+    @inlinable
+    public var clampAndStep: (lo: Float, alpha: Float, step: Float) {
+        let levels = signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1
+        let s = alpha / Float(levels - zeroPoint)
+        return (signed ? -alpha : -Float(zeroPoint) * s, alpha, s)
+    }
+
     @inlinable
     public func apply(_ x: Float) -> Float {
         if x.isNaN { return x }
-        let levels = signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1
-        let s = alpha / Float(levels - zeroPoint)
-        let lo: Float = signed ? -alpha : -Float(zeroPoint) * s
+        let (lo, alpha, s) = clampAndStep
         return (Swift.min(Swift.max(x, lo), alpha) / s).roundedHalfAwayFromZero * s
     }
 

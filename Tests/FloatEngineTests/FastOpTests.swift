@@ -77,6 +77,36 @@ final class FastOpTests: XCTestCase {
         try checkFastMatchesReference(.pow, [Tensor(shape: [1], floats: [1.5]), .scalar(2)], "pow scalar base")
     }
 
+    /// FakeQuantize's SIMD kernel reproduces `FakeQuant.apply` bit for bit: per-tensor and
+    /// per-channel grids, signed, unsigned and zero-pointed, 4 to 16 bits, on values at and
+    /// beside every rounding tie (k + 0.5 steps, one ulp either side), at the clamp bounds, ±0,
+    /// infinities and NaN, with tails that are not a multiple of the vector width.
+    func testFakeQuantizeMatchesApplyBitForBit() throws {
+        var rng = SplitMix(state: 5)
+        let grids: [FakeQuant] = [
+            FakeQuant(bits: 8, signed: true, alpha: 3.7), FakeQuant(bits: 4, signed: false, alpha: 1.3),
+            FakeQuant(bits: 8, signed: false, alpha: 255, zeroPoint: 37), FakeQuant(bits: 16, signed: true, alpha: 0.01),
+            FakeQuant(bits: 8, signed: true, alpha: 2, channelAlphas: [2, 0.5, 1e-3, 1.75, 0.3]),
+            FakeQuant(bits: 4, signed: false, alpha: 6, channelAlphas: [6, 1, 0.25, 3, 2.5]),
+        ]
+        for q in grids {
+            var x = rng.tensor([1, 5, 67, 201], scale: q.alpha * 1.3)   // 67335 elements: threaded
+            let s = q.clampAndStep.step
+            var k = 0
+            for step in stride(from: -20, through: 20, by: 1) {
+                let tie = (Float(step) + 0.5) * s
+                for v in [tie, tie.nextUp, tie.nextDown, Float(step) * s] { x.floats[k * 13] = v; k += 1 }
+            }
+            let specials: [Float] = [0, -0, .infinity, -.infinity, .nan, q.alpha, -q.alpha, q.alpha.nextUp, -q.alpha.nextDown,
+                                     .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 1e30, -1e30]
+            for v in specials { x.floats[k * 13] = v; k += 1 }
+            let expected = Tensor(shape: x.shape, floats: x.floats.enumerated().map { i, v in q.channel((i / (67 * 201)) % 5).apply(v) })
+            try checkFastMatchesReference(.fakeQuantize(q), [x], exactly: expected, "fake-quantize \(q)")
+            let tail = Tensor(shape: [1, 5, 3, 3], floats: Array(x.floats.prefix(45)))   // 9-element planes
+            try checkFastMatchesReference(.fakeQuantize(q), [tail], exact: true, "fake-quantize tail \(q)")
+        }
+    }
+
     func testReduceMeanAxes() throws {
         var rng = SplitMix(state: 22)
         let big = rng.tensor([1, 7, 97, 101], scale: 2)   // 68579 elements, odd plane size
