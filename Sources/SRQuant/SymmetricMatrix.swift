@@ -14,17 +14,36 @@ struct SymmetricMatrix {
         set { a[i * n + j] = newValue }
     }
 
-    /// X·Xᵀ for X stored as `rows` rows of `count` samples each (row-major), in parallel over rows.
+    /// X·Xᵀ for X stored as `rows` rows of `count` samples each (row-major), in parallel.
+    /// Entry (i, j) is the `DotLanes` sum of rows i and j, computed in cache-sized pieces: the pairs of a
+    /// tile of rows × rows advance together through `count` one chunk at a time, each pair
+    /// keeping its own lane accumulators between chunks, so every lane sums its products in
+    /// the same order as one pass over the whole rows would (the same bits), while the tile's
+    /// rows stay in L2 instead of streaming two 64 KB rows from memory for every pair.
     static func gram(_ x: [Float], rows: Int, count: Int) -> SymmetricMatrix {
         var h = SymmetricMatrix(n: rows)
+        let tileRows = 16, chunk = 1024          // 2 x 16 rows x 4 KB: 128 KB per tile and chunk
+        let blocks = (rows + tileRows - 1) / tileRows
+        let tiles = (0..<blocks).flatMap { bi in (0...bi).map { (bi, $0) } }
+        let full = count / 32 * 32
         h.a.withUnsafeMutableBufferPointer { hb in
             x.withUnsafeBufferPointer { xb in
                 nonisolated(unsafe) let hp = hb.baseAddress!
                 nonisolated(unsafe) let xp = xb.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: rows) { i in
-                    let xi = xp + i * count
-                    for j in 0...i {
-                        let v = Double(dot(xi, xp + j * count, count))
+                DispatchQueue.concurrentPerform(iterations: tiles.count) { t in
+                    let (bi, bj) = tiles[t]
+                    let iRows = (bi * tileRows)..<min(rows, (bi + 1) * tileRows)
+                    let jRows = (bj * tileRows)..<min(rows, (bj + 1) * tileRows)
+                    let pairs = iRows.flatMap { i in jRows.filter { $0 <= i }.map { (i, $0) } }
+                    var acc = [DotLanes](repeating: DotLanes(), count: pairs.count)
+                    var k0 = 0
+                    while k0 < full {
+                        let k1 = min(full, k0 + chunk)
+                        for (p, (i, j)) in pairs.enumerated() { acc[p].add(xp + i * count, xp + j * count, k0, k1) }
+                        k0 = k1
+                    }
+                    for (p, (i, j)) in pairs.enumerated() {
+                        let v = Double(acc[p].finish(xp + i * count, xp + j * count, from: full, count))
                         hp[i * rows + j] = v
                         hp[j * rows + i] = v
                     }
@@ -77,18 +96,31 @@ struct SymmetricMatrix {
     }
 }
 
-/// Σ x[k]·y[k] over `count` floats, 16 lanes at a time.
-@inline(__always)
-private func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ count: Int) -> Float {
+/// Σ x[k]·y[k] over floats, 32 lanes at a time in two 16-lane accumulators (lane l sums the
+/// products of the elements ≡ l mod 32 in order), fed in pieces of whole 32-element blocks;
+/// `finish` adds the lanes and then the tail past the last whole block, one at a time.
+private struct DotLanes {
     var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
-    var k = 0
-    let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y)
-    while k + 32 <= count {
-        acc0 += rx.loadUnaligned(fromByteOffset: k * 4, as: SIMD16<Float>.self) * ry.loadUnaligned(fromByteOffset: k * 4, as: SIMD16<Float>.self)
-        acc1 += rx.loadUnaligned(fromByteOffset: k * 4 + 64, as: SIMD16<Float>.self) * ry.loadUnaligned(fromByteOffset: k * 4 + 64, as: SIMD16<Float>.self)
-        k += 32
+
+    /// Blocks [k0, k1), both multiples of 32.
+    @inline(__always)
+    mutating func add(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ k0: Int, _ k1: Int) {
+        let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y)
+        var a0 = acc0, a1 = acc1
+        var k = k0
+        while k < k1 {
+            a0 += rx.loadUnaligned(fromByteOffset: k * 4, as: SIMD16<Float>.self) * ry.loadUnaligned(fromByteOffset: k * 4, as: SIMD16<Float>.self)
+            a1 += rx.loadUnaligned(fromByteOffset: k * 4 + 64, as: SIMD16<Float>.self) * ry.loadUnaligned(fromByteOffset: k * 4 + 64, as: SIMD16<Float>.self)
+            k += 32
+        }
+        acc0 = a0; acc1 = a1
     }
-    var s = (acc0 + acc1).sum()
-    while k < count { s += x[k] * y[k]; k += 1 }
-    return s
+
+    @inline(__always)
+    func finish(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, from full: Int, _ count: Int) -> Float {
+        var s = (acc0 + acc1).sum()
+        var k = full
+        while k < count { s += x[k] * y[k]; k += 1 }
+        return s
+    }
 }
