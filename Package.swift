@@ -12,7 +12,7 @@
 //   FixedPoint                   the fixed-point arithmetic of SPEC.md §5.2 (requantization, rounding)
 //   QSRFormat                    the integer instruction set and the .qsr file (write, read, validate)
 //   SRQuant                      the quantizer's passes (calibration, ODM) and lowering to integer instructions
-//   SRVMKernels{Common,AVX2,VNNI,AVX512}  srvm's int conv tiles and exact SIMD requantization, one module per ISA
+//   SRVMKernels{Common,AVX2,VNNI,AVX512,AMX}  srvm's int conv tiles and exact SIMD requantization, one module per ISA
 //   SRVM                         srvm: reference interpreter, prepared programs, kernel dispatch
 //   SRVMCommands                 the srvm commands and the CLI helpers srcc shares (errors, PNG and atomic
 //                                file I/O); needs only SRVM, QSRFormat, SRImage, SRRuntime, ArgumentParser
@@ -63,8 +63,11 @@ let package = Package(
         .target(name: "SRVMKernelsAVX512", dependencies: ["SRVMKernelsCommon", "SRVMKernelsAVX2"],
                 swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mavx512f", "-Xcc", "-mavx512bw",
                                               "-Xcc", "-mavx512vl", "-Xcc", "-mavx512vnni"])]),
+        // AMX conv tiles in C (their intrinsics are macros Swift cannot import); each kernel
+        // function carries its own target attribute, so the CPU check in it runs anywhere.
+        .target(name: "SRVMKernelsAMX"),
         .target(name: "SRVM", dependencies: ["QSRFormat", "FixedPoint", "SRImage", "SRRuntime", "SRVMKernelsCommon", "SRVMKernelsAVX2",
-                                             "SRVMKernelsVNNI", "SRVMKernelsAVX512"]),
+                                             "SRVMKernelsVNNI", "SRVMKernelsAVX512", "SRVMKernelsAMX"]),
         .target(name: "SRQuant", dependencies: ["SRGraph", "SRRuntime", "FloatEngine", "FixedPoint", "QSRFormat"]),
         .target(name: "SRVMCommands", dependencies: [
             "SRVM", "QSRFormat", "SRImage", "SRRuntime",
@@ -82,7 +85,7 @@ let package = Package(
         .testTarget(name: "FloatEngineTests", dependencies: ["FloatEngine", "SRGraph", "FloatKernelsCommon"]),
         .testTarget(name: "FixedPointTests", dependencies: ["FixedPoint"]),
         .testTarget(name: "QSRFormatTests", dependencies: ["QSRFormat", "FixedPoint"]),
-        .testTarget(name: "SRVMTests", dependencies: ["SRVM", "QSRFormat", "FixedPoint", "SRImage", "SRRuntime", "SRVMKernelsCommon"]),
+        .testTarget(name: "SRVMTests", dependencies: ["SRVM", "QSRFormat", "FixedPoint", "SRImage", "SRRuntime", "SRVMKernelsCommon", "SRVMKernelsAMX"]),
         .testTarget(name: "SRQuantTests", dependencies: ["SRQuant", "SRRuntime", "SRGraph", "FloatEngine", "FixedPoint", "QSRFormat", "SRVM", "ONNXImport", "SRImage"]),
         .testTarget(name: "SRCommandsTests", dependencies: ["SRCommands", "SRVMCommands", "SRImage", "ONNXImport", "FloatEngine", "SRGraph"]),
         .testTarget(name: "SRVMCommandsTests", dependencies: ["SRVMCommands", "SRVM", "QSRFormat", "FixedPoint", "SRImage"]),

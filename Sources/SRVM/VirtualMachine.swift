@@ -29,6 +29,7 @@ public final class VirtualMachine {
         case .avx2: prepared = PreparedProgram(program: program, isa: .avx2)
         case .vnni: prepared = PreparedProgram(program: program, isa: .vnni)
         case .avx512: prepared = PreparedProgram(program: program, isa: .avx512)
+        case .amx: prepared = PreparedProgram(program: program, isa: .avx512, amx: true)
         default: prepared = PreparedProgram(program: program, isa: .portable)
         }
     }
@@ -67,7 +68,10 @@ public final class VirtualMachine {
     public var convKernelSummary: String? {
         guard let prepared else { return nil }
         var counts: [String: Int] = [:]
-        for c in prepared.preparedConvs { counts["\(c.kind)" + (c.gathers ? " (gathered)" : ""), default: 0] += 1 }
+        for c in prepared.preparedConvs {
+            let name = c.amxPlan.map { ["amx u8", "amx s8", "amx split s16"][Int($0.format)] } ?? "\(c.kind)" + (c.gathers ? " (gathered)" : "")
+            counts[name, default: 0] += 1
+        }
         let parts = counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.value) \($0.key)" }
         return "\(kernels.rawValue): " + parts.joined(separator: ", ")
     }

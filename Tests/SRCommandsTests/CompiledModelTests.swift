@@ -33,7 +33,7 @@ final class CompiledModelTests: XCTestCase {
     /// where the CPU has it, so a test on an older CPU skips that set and says so).
     static var simdSets: [KernelSet] {
         var sets: [KernelSet] = []
-        for (set, name) in [(KernelSet.avx2, "AVX2"), (.vnni, "AVX-VNNI"), (.avx512, "AVX-512 VNNI")] {
+        for (set, name) in [(KernelSet.avx2, "AVX2"), (.vnni, "AVX-VNNI"), (.avx512, "AVX-512 VNNI"), (.amx, "AMX-INT8")] {
             if (try? VirtualMachine(program: Self.tiny, kernels: set)) != nil { sets.append(set) }
             else { print("CompiledModelTests: this CPU lacks \(name); --kernels \(set.rawValue) not tested") }
         }

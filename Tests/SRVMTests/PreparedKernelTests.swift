@@ -3,6 +3,7 @@ import FixedPoint
 import QSRFormat
 import SRRuntime
 import SRVMKernelsCommon
+import SRVMKernelsAMX
 @testable import SRVM
 
 /// Every optimized kernel against its reference kernel (TFLite style), bit for bit, over
@@ -46,6 +47,41 @@ final class PreparedKernelTests: XCTestCase {
         for kind in expected { XCTAssertGreaterThan(kinds[kind] ?? 0, 10, "\(kind) cases") }
         if CPUFeatures.hasAVX2 { XCTAssertGreaterThan(channelSumCases, 20, "RGB-tail convs summed along the channels") }
         XCTAssertGreaterThan(leftShiftCases, 20, "multipliers > 1 (the epilogues' saturating left shifts)")
+    }
+
+    /// AMX tiles (tdpbusd/tdpbssd, s16 as two byte planes) against the reference, where the CPU
+    /// and the OS give this process AMX: strided 16-pixel runs and gathered borders and tails,
+    /// 1-2 pixel groups, 16 and 32 output halves, K steps of 4...64 bytes and several per tap.
+    func testAMXConvMatchesTheReference() throws {
+        guard CPUFeatures.hasAVX512VNNI, srvm_amx_available() != 0 else {
+            print("PreparedKernelTests: no AMX-INT8 (or no tile state from the OS) on this CPU; AMX conv tiles not tested")
+            return
+        }
+        var rng = SplitMix(seed: 4711)
+        var covered: [StorageType: Int] = [:]
+        var wideK = 0, gathered = 0, paddedOutputs = 0
+        for case_ in 0..<240 {
+            let c = ConvCase.random(&rng, amx: true)
+            let expected = c.reference()
+            for threads in [1, 3] {
+                let (got, _, usedAMX) = c.prepared(isa: .avx512, threads: threads, amx: true)
+                if usedAMX && threads == 1 {
+                    covered[StorageType(rawValue: c.source.type.rawValue)!, default: 0] += 1
+                    if c.params.inputChannels / c.params.group > 64 { wideK += 1 }
+                    if c.params.inputChannels <= 4 && c.params.kernelHeight * c.params.kernelWidth > 1 { gathered += 1 }
+                    if c.params.outputChannels % 16 != 0 { paddedOutputs += 1 }
+                }
+                if got != expected {
+                    let i = (0..<min(got.count, expected.count)).first { got[$0] != expected[$0] } ?? 0
+                    XCTFail("case \(case_) threads \(threads) amx \(usedAMX): \(c.summary): first difference at \(i): \(got[i]) vs \(expected[i])")
+                    return
+                }
+            }
+        }
+        for t in [StorageType.u8, .i8, .i16] { XCTAssertGreaterThan(covered[t] ?? 0, 15, "AMX cases with \(t) sources") }
+        XCTAssertGreaterThan(wideK, 5, "AMX cases with several K steps per tap")
+        XCTAssertGreaterThan(gathered, 5, "AMX RGB heads on gathered rows")
+        XCTAssertGreaterThan(paddedOutputs, 15, "AMX cases with outputs padded to 16")
     }
 
     func testElementwiseKernelsMatchTheReference() throws {
@@ -204,25 +240,34 @@ struct ConvCase {
             "w\(weights.min()!)...\(weights.max()!) pad values \(pad != nil) -> \(dstType)"
     }
 
-    static func random(_ rng: inout SplitMix) -> ConvCase {
+    /// `amx`: shapes the AMX tiles take (one group or a few narrow ones, multiples of 16 outputs,
+    /// up to 64 input channels or multiples of 64, rows wide enough for full 16-pixel runs and
+    /// their tails), sources over their whole type range.
+    static func random(_ rng: inout SplitMix, amx: Bool = false) -> ConvCase {
         // Operand formats: (type, range) of the source, weight range; chosen so every tile kind is reached.
         let sources: [(ElementType, ClosedRange<Int32>)] = [
             (.u8, 0...255), (.u8, 0...15), (.u8, 0...127), (.i8, -127...127), (.i8, -7...7), (.i8, -128...127), (.i8, -8...7),
             (.i16, -32767...32767), (.i16, -300...300),
         ]
         // One case in five is an RGB tail: ≤ 4 outputs from ≥ 16 s16 channels (the channel-sum kernels).
-        let tail = rng.int(5) == 0
-        let (st, sr) = tail ? (ElementType.i16, [-32767...32767, -300...300][rng.int(2)]) : sources[rng.int(sources.count)]
+        let tail = rng.int(5) == 0 && !amx
+        let amxSources: [(ElementType, ClosedRange<Int32>)] = [(.u8, 0...255), (.i8, -128...127), (.i16, -32768...32767), (.i16, -300...300)]
+        let (st, sr) = tail ? (ElementType.i16, [-32767...32767, -300...300][rng.int(2)])
+            : amx ? amxSources[rng.int(amxSources.count)] : sources[rng.int(sources.count)]
         let weightRange: ClosedRange<Int32> = [-8...7, -7...7, -127...127, -128...127][rng.int(4)]
-        let G = tail ? 1 : [1, 1, 1, 2, 3, 4][rng.int(6)]
-        let cg = tail ? [16, 17, 33, 64][rng.int(4)] : [1, 2, 3, 4, 5, 8, 9, 16, 17][rng.int(9)]
-        let og = tail ? 1 + rng.int(4) : [1, 3, 5, 8, 9, 16, 17, 24, 32, 40][rng.int(10)]
+        let G = tail ? 1 : amx ? [1, 1, 1, 1, 2, 4][rng.int(6)] : [1, 1, 1, 2, 3, 4][rng.int(6)]
+        let cg = tail ? [16, 17, 33, 64][rng.int(4)]
+            : amx ? (G > 1 ? [3, 8][rng.int(2)] : [1, 3, 5, 8, 13, 16, 32, 61, 64, 96, 128, 160, 192][rng.int(13)])
+            : [1, 2, 3, 4, 5, 8, 9, 16, 17][rng.int(9)]
+        let og = tail ? 1 + rng.int(4) : amx ? max(1, [3, 8, 16, 27, 32, 48, 64, 80][rng.int(8)] / G) : [1, 3, 5, 8, 9, 16, 17, 24, 32, 40][rng.int(10)]
         let C = G * cg, O = G * og
         let kh = [1, 3, 5, 1, 3][rng.int(5)], kw = rng.int(4) == 0 ? [1, 3, 5][rng.int(3)] : kh
         let sy = [1, 1, 2, 3][rng.int(4)], sx = rng.int(3) == 0 ? [1, 2][rng.int(2)] : sy
         let dy = [1, 1, 2][rng.int(3)], dx = rng.int(3) == 0 ? [1, 2][rng.int(2)] : dy
         let pads = (0..<4).map { _ in rng.int(3) }
-        var H = 1 + rng.int(12), W = 1 + rng.int(14)
+        let amxWidths = [1, 5, 16, 17, 31, 32, 33, 40, 47, 70]
+        var H: Int = amx ? 1 + rng.int(5) : 1 + rng.int(12)
+        var W: Int = amx ? amxWidths[rng.int(amxWidths.count)] : 1 + rng.int(14)
         // The output must have at least one pixel.
         H = max(H, dy * (kh - 1) + 1 - pads[0] - pads[2]); W = max(W, dx * (kw - 1) + 1 - pads[1] - pads[3])
         let outH = (H + pads[0] + pads[2] - dy * (kh - 1) - 1) / sy + 1, outW = (W + pads[1] + pads[3] - dx * (kw - 1) - 1) / sx + 1
@@ -260,15 +305,16 @@ struct ConvCase {
     }
 
     /// The prepared conv's result, operand format and whether it summed along the channels.
-    func prepared(isa: PreparedISA, threads: Int) -> ([Int32], ConvMicroKind, Bool) {
+    /// `amx`: the conv is prepared for AMX tiles where they cover it (`.3` then says whether they did).
+    func prepared(isa: PreparedISA, threads: Int, amx: Bool = false) -> ([Int32], ConvMicroKind, Bool) {
         let descriptor = ValueDescriptor(name: "x", type: source.type, channels: params.inputChannels, height: .constant(Int32(source.h)),
                                          width: .constant(Int32(source.w)), scale: 1, qmin: sourceRange.lowerBound,
                                          qmax: sourceRange.upperBound, slot: 0)
         let conv = PreparedConv(params: params, weights: weights, bias: bias, requant: requant, padValues: pad,
-                                source: descriptor, sourceRange: sourceRange, isa: isa)
+                                source: descriptor, sourceRange: sourceRange, isa: isa, amx: amx)
         let out = source.run(dstType, channels: Int(params.outputChannels), height: outH, width: outW, isa: isa) { d, dl, s, sl in
             conv.run(src: s[0], srcLayout: sl[0], dst: d, dstLayout: dl, isa: isa, threads: threads)
         }
-        return (out, conv.kind, conv.dotWeights != nil)
+        return (out, conv.kind, amx ? conv.amxPlan != nil : conv.dotWeights != nil)
     }
 }

@@ -39,6 +39,10 @@ extension PreparedConv {
         let work = dstLayout.height * dstLayout.width * groupOutputs * taps * groupInputs
         let useThreads = work < 1 << 16 ? 1 : threads
         parallelRanges(dstLayout.height, threads: useThreads) { rows in
+            if let plan = self.amxPlan {
+                self.runRowsAMX(plan, rows, src: src, srcLayout: srcLayout, dst: dst, dstLayout: dstLayout, depthToSpace: depthToSpace)
+                return
+            }
             self.runRows(rows, src: src, srcLayout: srcLayout, dst: dst, dstLayout: dstLayout, isa: isa, depthToSpace: depthToSpace)
         }
     }
@@ -46,29 +50,12 @@ extension PreparedConv {
     func runRows(_ rows: Range<Int>, src: UnsafeRawPointer, srcLayout: PixelLayout, dst: UnsafeMutableRawPointer,
                  dstLayout: PixelLayout, isa: PreparedISA, depthToSpace: (block: Int, layout: PixelLayout)? = nil) {
         let q = params
-        let kh = Int(q.kernelHeight), kw = Int(q.kernelWidth)
-        let sy = Int(q.strideY), sx = Int(q.strideX), dy = Int(q.dilationY), dx = Int(q.dilationX)
-        let pt = Int(q.padTop), pl = Int(q.padLeft)
+        let kh = Int(q.kernelHeight), sy = Int(q.strideY), dy = Int(q.dilationY), pt = Int(q.padTop)
         let H = srcLayout.height, W = srcLayout.width, Wo = dstLayout.width
         let T = taps, eb = kind.elementBytes
         let pixelBytes = srcLayout.stride * eb
         let rowBytes = W * pixelBytes
-        let dstType = depthToSpace?.layout.type ?? dstLayout.type, dstBytes = dstType.byteWidth
-        // Where output channel c (a block's first) of pixel (y, x) is stored, and the bytes from
-        // one pixel to the next.
-        let pixelStep: Int
-        let store: (Int, Int, Int) -> UnsafeMutableRawPointer
-        if let (b, d) = depthToSpace {
-            let cOut = d.channels
-            pixelStep = b * d.stride * dstBytes
-            store = { y, x, c in
-                let sub = c / cOut
-                return dst + pixelOffset(d, y * b + sub / b, x * b + sub % b) + (c % cOut) * dstBytes
-            }
-        } else {
-            pixelStep = dstLayout.stride * dstBytes
-            store = { y, x, c in dst + pixelOffset(dstLayout, y, x) + c * dstBytes }
-        }
+        let (dstType, pixelStep, store) = outputAddressing(dst: dst, dstLayout: dstLayout, depthToSpace: depthToSpace)
         let tables = requant.tables
         let pad = UnsafeRawPointer(padPixel)
 
@@ -77,7 +64,6 @@ extension PreparedConv {
         defer { pointers.deallocate() }
         for t in 0..<T { pointers[Wo * T + t] = pad }
         // `gathers`: one row of gathered vectors (taps × channels, zero past them), one spare pixel.
-        let C = srcLayout.channels
         let gatherBytes = gathers ? stepsPerTap * kind.channelsPerStep * eb : 0
         let gathered = UnsafeMutableRawPointer.allocate(byteCount: max(64, (Wo + 1) * gatherBytes + 64), alignment: 64)
         defer { gathered.deallocate() }
@@ -85,7 +71,6 @@ extension PreparedConv {
             gathered.initializeMemory(as: UInt8.self, repeating: 0, count: (Wo + 1) * gatherBytes + 64)
             for x in 0...Wo { pointers[x] = UnsafeRawPointer(gathered + x * gatherBytes) }
         }
-        let sourceBytes = srcLayout.stride * sourceType.byteWidth
         let acc = UnsafeMutablePointer<Int32>.allocate(capacity: 16 * 4 * 8)
         defer { acc.deallocate() }
         let stages = widensSource || offsetsSource
@@ -110,65 +95,13 @@ extension PreparedConv {
                 }
             }
             for y in yc..<ye {
-                if gathers && gathersWords(eb: eb) {
-                    // Tap by tap, one unaligned 4-byte (u8) or 8-byte (s16) word per pixel: a
-                    // word's channels past C spill into the next tap's place, which the next tap
-                    // overwrites; the last tap's spill lands on zero weights.
-                    for ky in 0..<kh {
-                        let iy = y * sy - pt + ky * dy
-                        let inside = iy >= 0 && iy < H
-                        let row = src + (inside ? iy : 0) * W * sourceBytes
-                        for kx in 0..<kw {
-                            let e = (ky * kw + kx) * C * eb
-                            for x in 0..<Wo {
-                                let ix = x * sx - pl + kx * dx
-                                let px = inside && ix >= 0 && ix < W ? row + ix * sourceBytes : pad
-                                let out = gathered + x * gatherBytes + e
-                                if eb == 1 { out.storeBytes(of: px.loadUnaligned(as: UInt32.self), as: UInt32.self) }
-                                else { out.storeBytes(of: px.loadUnaligned(as: UInt64.self), as: UInt64.self) }
-                            }
-                        }
-                    }
-                } else if gathers {
-                    for x in 0..<Wo {
-                        let out = gathered + x * gatherBytes
-                        for ky in 0..<kh {
-                            let iy = y * sy - pt + ky * dy
-                            for kx in 0..<kw {
-                                let ix = x * sx - pl + kx * dx
-                                let e = (ky * kw + kx) * C
-                                if iy >= 0 && iy < H && ix >= 0 && ix < W {
-                                    let px = src + (iy * W + ix) * sourceBytes
-                                    if eb == 1 {
-                                        for c in 0..<C { out.storeBytes(of: px.load(fromByteOffset: c, as: UInt8.self), toByteOffset: e + c, as: UInt8.self) }
-                                    } else {
-                                        for c in 0..<C { out.storeBytes(of: Int16(loadElement(px, c, sourceType)), toByteOffset: 2 * (e + c), as: Int16.self) }
-                                    }
-                                } else {
-                                    (out + e * eb).copyMemory(from: pad, byteCount: C * eb)
-                                }
-                            }
-                        }
-                    }
+                if gathers {
+                    gatherRow(y, src: src, srcLayout: srcLayout, gathered: gathered, gatherBytes: gatherBytes,
+                              outputWidth: Wo, elementBytes: eb, wordCopies: gathersWords(eb: eb), pad: pad)
                 } else {
-                for ky in 0..<kh {
-                    let iy = y * sy - pt + ky * dy
-                    let inside = iy >= 0 && iy < H
-                    let row: UnsafeRawPointer = stages ? UnsafeRawPointer(stage + (iy - firstRow) * rowBytes)
-                                                             : src + (inside ? iy : 0) * rowBytes
-                    for kx in 0..<kw {
-                        // Tap t of pixel x reads column x·sx + off: the pad pixel left of xLo and
-                        // from xHi on (and on rows outside the image), a strided run in between.
-                        let t = ky * kw + kx, off = kx * dx - pl
-                        let xLo = inside ? min(Wo, off >= 0 ? 0 : (sx - 1 - off) / sx) : Wo
-                        let xHi = inside && W - 1 - off >= 0 ? max(xLo, min(Wo, (W - 1 - off) / sx + 1)) : xLo
-                        for x in 0..<xLo { pointers[x * T + t] = pad }
-                        var at = row + (xLo * sx + off) * pixelBytes
-                        let step = sx * pixelBytes
-                        for x in xLo..<xHi { pointers[x * T + t] = at; at += step }
-                        for x in xHi..<Wo { pointers[x * T + t] = pad }
+                    fillTapPointers(pointers, outputRow: y, outputWidth: Wo, inputHeight: H, inputWidth: W, pixelBytes: pixelBytes, pad: pad) { iy in
+                        stages ? UnsafeRawPointer(stage + (iy - firstRow) * rowBytes) : src + iy * rowBytes
                     }
-                }
                 }
                 #if arch(x86_64)
                 if let dw = dotWeights {
@@ -241,6 +174,108 @@ extension PreparedConv {
                 }
             }
             yc = ye
+        }
+    }
+}
+
+extension PreparedConv {
+    /// The destination type, the bytes from one output pixel to the next, and where output
+    /// channel c (a block's first) of pixel (y, x) is stored: in `dst` as `dstLayout`, or through
+    /// a depth_to_space of `block` into `dst` laid out as its destination (channels in DCR order).
+    func outputAddressing(dst: UnsafeMutableRawPointer, dstLayout: PixelLayout, depthToSpace: (block: Int, layout: PixelLayout)?)
+        -> (type: StorageType, pixelStep: Int, store: (Int, Int, Int) -> UnsafeMutableRawPointer) {
+        let dstType = depthToSpace?.layout.type ?? dstLayout.type, dstBytes = dstType.byteWidth
+        if let (b, d) = depthToSpace {
+            let cOut = d.channels
+            return (dstType, b * d.stride * dstBytes, { y, x, c in
+                let sub = c / cOut
+                return dst + pixelOffset(d, y * b + sub / b, x * b + sub % b) + (c % cOut) * dstBytes
+            })
+        }
+        return (dstType, dstLayout.stride * dstBytes, { y, x, c in dst + pixelOffset(dstLayout, y, x) + c * dstBytes })
+    }
+
+    /// Points every (pixel, tap) of output row `y` at its input pixel (`row(iy)` is input row iy's
+    /// first pixel; only called for rows inside the image) or at the pad pixel: tap t of pixel x
+    /// reads column x·sx + off, the pad pixel left of xLo and from xHi on (and on rows outside
+    /// the image), a strided run in between.
+    func fillTapPointers(_ pointers: UnsafeMutablePointer<UnsafeRawPointer>, outputRow y: Int, outputWidth Wo: Int,
+                         inputHeight H: Int, inputWidth W: Int, pixelBytes: Int, pad: UnsafeRawPointer,
+                         row: (Int) -> UnsafeRawPointer) {
+        let q = params
+        let kh = Int(q.kernelHeight), kw = Int(q.kernelWidth), T = kh * kw
+        let sy = Int(q.strideY), sx = Int(q.strideX), dy = Int(q.dilationY), dx = Int(q.dilationX)
+        let pt = Int(q.padTop), pl = Int(q.padLeft)
+        for ky in 0..<kh {
+            let iy = y * sy - pt + ky * dy
+            let inside = iy >= 0 && iy < H
+            let base = inside ? row(iy) : pad
+            for kx in 0..<kw {
+                let t = ky * kw + kx, off = kx * dx - pl
+                let xLo = inside ? min(Wo, off >= 0 ? 0 : (sx - 1 - off) / sx) : Wo
+                let xHi = inside && W - 1 - off >= 0 ? max(xLo, min(Wo, (W - 1 - off) / sx + 1)) : xLo
+                for x in 0..<xLo { pointers[x * T + t] = pad }
+                var at = base + (xLo * sx + off) * pixelBytes
+                let step = sx * pixelBytes
+                for x in xLo..<xHi { pointers[x * T + t] = at; at += step }
+                for x in xHi..<Wo { pointers[x * T + t] = pad }
+            }
+        }
+    }
+}
+
+extension PreparedConv {
+    /// im2col for convs with few input channels: output row y's pixels each get their taps ×
+    /// channels in one vector of `gatherBytes` (element (tap, channel) at tap·C + channel, in
+    /// `elementBytes`: raw bytes, or s16 for pairs), taps outside the image from `pad`.
+    func gatherRow(_ y: Int, src: UnsafeRawPointer, srcLayout: PixelLayout, gathered: UnsafeMutableRawPointer, gatherBytes: Int,
+                   outputWidth Wo: Int, elementBytes eb: Int, wordCopies: Bool, pad: UnsafeRawPointer) {
+        let q = params
+        let kh = Int(q.kernelHeight), kw = Int(q.kernelWidth)
+        let sy = Int(q.strideY), sx = Int(q.strideX), dy = Int(q.dilationY), dx = Int(q.dilationX)
+        let pt = Int(q.padTop), pl = Int(q.padLeft)
+        let H = srcLayout.height, W = srcLayout.width, C = srcLayout.channels
+        let sourceBytes = srcLayout.stride * sourceType.byteWidth
+        if wordCopies {
+            // Tap by tap, one unaligned 4-byte (u8) or 8-byte (s16) word per pixel: a
+            // word's channels past C spill into the next tap's place, which the next tap
+            // overwrites; the last tap's spill lands on zero weights.
+            for ky in 0..<kh {
+                let iy = y * sy - pt + ky * dy
+                let inside = iy >= 0 && iy < H
+                let row = src + (inside ? iy : 0) * W * sourceBytes
+                for kx in 0..<kw {
+                    let e = (ky * kw + kx) * C * eb
+                    for x in 0..<Wo {
+                        let ix = x * sx - pl + kx * dx
+                        let px = inside && ix >= 0 && ix < W ? row + ix * sourceBytes : pad
+                        let out = gathered + x * gatherBytes + e
+                        if eb == 1 { out.storeBytes(of: px.loadUnaligned(as: UInt32.self), as: UInt32.self) }
+                        else { out.storeBytes(of: px.loadUnaligned(as: UInt64.self), as: UInt64.self) }
+                    }
+                }
+            }
+        } else {
+            for x in 0..<Wo {
+                let out = gathered + x * gatherBytes
+                for ky in 0..<kh {
+                    let iy = y * sy - pt + ky * dy
+                    for kx in 0..<kw {
+                        let ix = x * sx - pl + kx * dx
+                        let e = (ky * kw + kx) * C
+                        if iy >= 0 && iy < H && ix >= 0 && ix < W {
+                            let px = src + (iy * W + ix) * sourceBytes
+                            if eb == 1 {
+                                for c in 0..<C { out.storeBytes(of: px.load(fromByteOffset: c, as: UInt8.self), toByteOffset: e + c, as: UInt8.self) }
+                            } else {
+                                for c in 0..<C { out.storeBytes(of: Int16(loadElement(px, c, sourceType)), toByteOffset: 2 * (e + c), as: Int16.self) }
+                            }
+                        } else {
+                            (out + e * eb).copyMemory(from: pad, byteCount: C * eb)
+                        }
+                    }
+                }
+            }
         }
     }
 }

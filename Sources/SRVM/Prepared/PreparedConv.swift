@@ -41,9 +41,12 @@ final class PreparedConv {
     let dotWeights: UnsafeMutablePointer<Int16>?
     /// Channels the channel-sum kernels read per tap: the group's inputs rounded up to 16.
     let dotVector: Int
+    /// The AMX form of this conv (`amx` was asked for and its tiles cover the conv), run instead
+    /// of the vector tiles.
+    let amxPlan: AMXConvPlan?
 
     init(params q: ConvParameters, weights fileWeights: [Int32], bias: [Int32], requant r: Requantization,
-         padValues: [Int32]?, source: ValueDescriptor, sourceRange: ClosedRange<Int32>, isa: PreparedISA) {
+         padValues: [Int32]?, source: ValueDescriptor, sourceRange: ClosedRange<Int32>, isa: PreparedISA, amx: Bool = false) {
         params = q
         let C = Int(q.inputChannels), O = Int(q.outputChannels)
         // A grouped conv with a few narrow groups (XLSR's 4 groups of 8) runs as the dense conv
@@ -170,6 +173,9 @@ final class PreparedConv {
         } else {
             dotWeights = nil; dotVector = 0
         }
+
+        amxPlan = amx ? AMXConvPlan(params: q, groups: G, weights: w, bias: bias, requant: r, padValues: padValues,
+                                    sourceType: sourceType, gathers: gathers) : nil
 
         let eb = kind.elementBytes
         let padBytes = ((C + 7) / 8 * 8 + 8) * eb + 64

@@ -9,6 +9,8 @@ import SRVMKernelsCommon
 final class PreparedProgram {
     let program: Program
     let isa: PreparedISA
+    /// Convs run on AMX tiles where they cover the conv (kernel set `amx`).
+    let amx: Bool
     private var convs: [Int: PreparedConv] = [:]
     private var requants: [Int: RequantTableStorage] = [:]
     private let constants: [[Int32]]
@@ -17,8 +19,8 @@ final class PreparedProgram {
     /// depth_to_space instruction).
     private var fusedDepthToSpace: Int?
 
-    init(program p: Program, isa: PreparedISA) {
-        program = p; self.isa = isa
+    init(program p: Program, isa: PreparedISA, amx: Bool = false) {
+        program = p; self.isa = isa; self.amx = amx
         constants = p.constants.map(\.values)
         let ranges = provenValueRanges(p)
         let n = p.instructions.count
@@ -81,7 +83,7 @@ final class PreparedProgram {
                 }
                 convs[i] = PreparedConv(params: q, weights: weights, bias: bias,
                                         requant: requant, padValues: pad.map { p.constants[Int($0)].values },
-                                        source: p.values[Int(src)], sourceRange: ranges[Int(src)], isa: isa)
+                                        source: p.values[Int(src)], sourceRange: ranges[Int(src)], isa: isa, amx: amx)
             case let .requantize(dst, _, r):
                 let c = Int(p.values[Int(dst)].channels)
                 requants[i] = RequantTableStorage(r, paddedChannels: (c + 7) / 8 * 8, bias: nil) { $0 < c ? $0 : nil }

@@ -1,0 +1,190 @@
+// AMX conv tiles: see include/srvm_amx.h and SPEC.md §5.6. Every function that touches tiles or
+// zmm registers carries its own target attribute, so the rest of this file (the CPU check) is
+// plain x86-64 and safe to call on any CPU.
+#include "srvm_amx.h"
+#include <immintrin.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__linux__)
+#include <cpuid.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+#define AMX_TARGET __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl")))
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+static int amx_state = -1;
+
+int srvm_amx_available(void) {
+    int s = __atomic_load_n(&amx_state, __ATOMIC_ACQUIRE);
+    if (s >= 0) return s;
+    unsigned a, b, c, d;
+    int ok = 0;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 24 & 1) && (d >> 25 & 1)) {
+        // The OS must enable the tile config and data state in XCR0 (bits 17, 18), and Linux
+        // gives a process the (8 KiB) tile data state only when it asks.
+        unsigned lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        if ((lo >> 17 & 3) == 3 && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0) ok = 1;
+    }
+    __atomic_store_n(&amx_state, ok, __ATOMIC_RELEASE);
+    return ok;
+}
+
+/// The 64-byte tile configuration (palette 1).
+typedef struct {
+    uint8_t palette, startRow, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} __attribute__((packed)) tile_config;
+
+AMX_TARGET void srvm_amx_configure(int kBytes) {
+    tile_config c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int t = 0; t < 4; t++) { c.rows[t] = 16; c.colsb[t] = 64; }
+    for (int t = 4; t < 6; t++) { c.rows[t] = 16; c.colsb[t] = (uint16_t)kBytes; }
+    for (int t = 6; t < 8; t++) { c.rows[t] = (uint8_t)(kBytes / 4); c.colsb[t] = 64; }
+    _tile_loadconfig(&c);
+}
+
+/// Where tile rows of pixel group p0 (16 pixels), tap t, read their kBytes: straight from the
+/// source with the run's stride when all 16 pointers are one strided run inside the image (the
+/// pad pixel sits only at the ends of a row's run), else gathered into `scratch` (64-byte rows;
+/// masked loads, so no byte past a pixel's channels is touched). SPLIT16 gathers its high plane
+/// at scratch + 1024.
+AMX_TARGET static inline const uint8_t *source_rows(const srvm_amx_conv_args *a, long p0, long t, long off,
+                                                    uint8_t *scratch, long *stride) {
+    long n = a->pixels - p0;
+    if (n > 16) n = 16;
+    const uint8_t *first = a->pointers[p0 * a->taps + t];
+    if (n == 16) {
+        const uint8_t *last = a->pointers[(p0 + 15) * a->taps + t];
+        if (first != a->pad && last != a->pad && last == first + 15 * a->pixelStride) {
+            *stride = a->pixelStride;
+            return first + off;
+        }
+    }
+    __mmask64 m = a->kBytes >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << a->kBytes) - 1);
+    for (long r = 0; r < 16; r++) {
+        const uint8_t *p = (r < n ? a->pointers[(p0 + r) * a->taps + t] : a->pad) + off;
+        _mm512_store_si512((void *)(scratch + r * 64), _mm512_maskz_loadu_epi8(m, p));
+        if (a->format == SRVM_AMX_SPLIT16)
+            _mm512_store_si512((void *)(scratch + 1024 + r * 64), _mm512_maskz_loadu_epi8(m, p + a->hiOffset));
+    }
+    *stride = 64;
+    return scratch;
+}
+
+/// Byte sources: up to 32 pixels (sources in tiles 4, 5) x 2 halves (weights in 6, 7).
+AMX_TARGET static void conv_bytes(const srvm_amx_conv_args *a) {
+    const int two = a->pixels > 16, both = a->halves == 2, s8 = a->format == SRVM_AMX_S8;
+    const long bBytes = a->kBytes / 4 * 64;
+    const int8_t *w = a->weights;
+    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+    for (long t = 0; t < a->taps; t++) {
+        for (long s = 0; s < a->kSteps; s++) {
+            const long off = a->channelOffset + s * a->kBytes;
+            long stride;
+            const uint8_t *x = source_rows(a, 0, t, off, a->scratch, &stride);
+            _tile_loadd(4, x, stride);
+            if (two) { x = source_rows(a, 16, t, off, a->scratch + 1024, &stride); _tile_loadd(5, x, stride); }
+            _tile_loadd(6, w, 64);
+            if (both) _tile_loadd(7, w + bBytes, 64);
+            w += a->halves * bBytes;
+            if (s8) {
+                _tile_dpbssd(0, 4, 6);
+                if (both) _tile_dpbssd(1, 4, 7);
+                if (two) { _tile_dpbssd(2, 5, 6); if (both) _tile_dpbssd(3, 5, 7); }
+            } else {
+                _tile_dpbusd(0, 4, 6);
+                if (both) _tile_dpbusd(1, 4, 7);
+                if (two) { _tile_dpbusd(2, 5, 6); if (both) _tile_dpbusd(3, 5, 7); }
+            }
+        }
+    }
+    const long row = a->halves * 16;   // int32 per acc row
+    _tile_stored(0, a->acc, row * 4);
+    if (both) _tile_stored(1, a->acc + 16, row * 4);
+    if (two) {
+        _tile_stored(2, a->acc + 16 * row, row * 4);
+        if (both) _tile_stored(3, a->acc + 16 * row + 16, row * 4);
+    }
+}
+
+/// s16 sources as two byte planes, up to 16 pixels: x·w = lo·w + 256·(hi·w) with lo = x & 255
+/// (u8, tdpbusd into tiles 0, 1) and hi = x >> 8 (s8, tdpbssd into tiles 2, 3); the int32 sums
+/// wrap like the reference's, so the combination is exact.
+AMX_TARGET static void conv_split16(const srvm_amx_conv_args *a) {
+    const int both = a->halves == 2;
+    const long bBytes = a->kBytes / 4 * 64;
+    const int8_t *w = a->weights;
+    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+    for (long t = 0; t < a->taps; t++) {
+        for (long s = 0; s < a->kSteps; s++) {
+            const long off = a->channelOffset + s * a->kBytes;
+            long stride;
+            const uint8_t *x = source_rows(a, 0, t, off, a->scratch, &stride);
+            _tile_loadd(4, x, stride);
+            _tile_loadd(5, x == a->scratch ? x + 1024 : x + a->hiOffset, stride);
+            _tile_loadd(6, w, 64);
+            if (both) _tile_loadd(7, w + bBytes, 64);
+            w += a->halves * bBytes;
+            _tile_dpbusd(0, 4, 6);
+            _tile_dpbssd(2, 5, 6);
+            if (both) { _tile_dpbusd(1, 4, 7); _tile_dpbssd(3, 5, 7); }
+        }
+    }
+    const long row = a->halves * 16;
+    int32_t high[16 * 32] __attribute__((aligned(64)));
+    _tile_stored(0, a->acc, row * 4);
+    _tile_stored(2, high, row * 4);
+    if (both) { _tile_stored(1, a->acc + 16, row * 4); _tile_stored(3, high + 16, row * 4); }
+    for (long i = 0; i < 16 * row; i += 16) {
+        __m512i lo = _mm512_loadu_si512((const void *)(a->acc + i)), hi = _mm512_load_si512((const void *)(high + i));
+        _mm512_storeu_si512((void *)(a->acc + i), _mm512_add_epi32(lo, _mm512_slli_epi32(hi, 8)));
+    }
+}
+
+AMX_TARGET void srvm_amx_conv(const srvm_amx_conv_args *a) {
+    if (a->format == SRVM_AMX_SPLIT16) conv_split16(a); else conv_bytes(a);
+}
+
+AMX_TARGET void srvm_amx_split16(const int16_t *src, uint8_t *dst, long pixels, long channels) {
+    for (long p = 0; p < pixels; p++) {
+        const int16_t *s = src + p * channels;
+        uint8_t *lo = dst + p * 2 * channels, *hi = lo + channels;
+        for (long c = 0; c < channels; c += 32) {
+            long n = channels - c < 32 ? channels - c : 32;
+            __mmask32 m = n == 32 ? ~(__mmask32)0 : (((__mmask32)1 << n) - 1);
+            __m512i v = _mm512_maskz_loadu_epi16(m, s + c);
+            _mm256_mask_storeu_epi8(lo + c, m, _mm512_cvtepi16_epi8(v));
+            _mm256_mask_storeu_epi8(hi + c, m, _mm512_cvtepi16_epi8(_mm512_srai_epi16(v, 8)));
+        }
+    }
+}
+
+AMX_TARGET int32_t srvm_amx_peak_loop(long iterations) {
+    static uint8_t x[2][16][64] __attribute__((aligned(64)));
+    static int8_t w[2][16][64] __attribute__((aligned(64)));
+    int32_t out[16][16] __attribute__((aligned(64)));
+    srvm_amx_configure(64);
+    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+    _tile_loadd(4, x[0], 64); _tile_loadd(5, x[1], 64); _tile_loadd(6, w[0], 64); _tile_loadd(7, w[1], 64);
+    for (long i = 0; i < iterations; i++) {
+        _tile_dpbusd(0, 4, 6); _tile_dpbusd(1, 4, 7); _tile_dpbusd(2, 5, 6); _tile_dpbusd(3, 5, 7);
+    }
+    _tile_stored(0, out, 64);
+    return out[0][0];
+}
+
+#else
+int srvm_amx_available(void) { return 0; }
+void srvm_amx_configure(int kBytes) { (void)kBytes; }
+void srvm_amx_conv(const srvm_amx_conv_args *a) { (void)a; }
+void srvm_amx_split16(const int16_t *src, uint8_t *dst, long pixels, long channels) {
+    (void)src; (void)dst; (void)pixels; (void)channels;
+}
+int32_t srvm_amx_peak_loop(long iterations) { (void)iterations; return 0; }
+#endif

@@ -1,0 +1,49 @@
+// srvm's AMX conv tiles (SPEC.md §5.6, "AMX"). C, not Swift: AMX's intrinsics are macros over
+// builtins that take tile numbers as immediates, which Swift's clang importer cannot call.
+#ifndef SRVM_AMX_H
+#define SRVM_AMX_H
+#include <stdint.h>
+
+/// 1 when the CPU has AMX-TILE and AMX-INT8 and the OS granted this process the tile data
+/// state (Linux arch_prctl ARCH_REQ_XCOMP_PERM); 0 otherwise. Cheap after the first call.
+int srvm_amx_available(void);
+
+/// Loads this thread's tile configuration for convs whose K steps read `kBytes` input bytes
+/// (4...64, a multiple of 4): tiles 0-3 accumulators (16 rows x 16 int32), 4-5 sources
+/// (16 pixels x kBytes), 6-7 weights (kBytes/4 rows x 16 outputs x 4 bytes).
+void srvm_amx_configure(int kBytes);
+
+/// Operand formats of the AMX tiles.
+enum {
+    SRVM_AMX_U8 = 0,       // u8 sources x s8 weights (tdpbusd)
+    SRVM_AMX_S8 = 1,       // s8 sources x s8 weights (tdpbssd)
+    SRVM_AMX_SPLIT16 = 2,  // s16 sources staged as a low byte plane (u8) and a high one (s8): lo·w + 256·(hi·w)
+};
+
+/// One call's work: `pixels` output pixels (pointers [pixel][tap], each at its input pixel or at
+/// the pad pixel) x 16·halves output channels, int32 sums into acc [pixel][16·halves] (all 16
+/// rows of a started pixel group are written: acc holds 32 pixels).
+typedef struct {
+    const uint8_t *const *pointers;
+    const uint8_t *pad;
+    const int8_t *weights;   // [tap][kStep][half][kBytes/4][16][4]
+    int32_t *acc;
+    uint8_t *scratch;        // 64-byte aligned, 2 x 16 x 64 bytes (gathered source rows)
+    long taps, pixels, halves, kBytes, kSteps;
+    long channelOffset;      // bytes from a pointer to the first channel read
+    long pixelStride;        // bytes from one pixel of a strided run to the next (stride x pixel bytes)
+    long hiOffset;           // SPLIT16: bytes from a pixel's low-byte plane to its high-byte plane
+    int format;
+} srvm_amx_conv_args;
+
+void srvm_amx_conv(const srvm_amx_conv_args *a);
+
+/// s16 elements -> low bytes (u8) then high bytes (s8) per pixel: `pixels` pixels of `channels`
+/// elements in, pixels of 2·channels bytes out (the SPLIT16 operand format).
+void srvm_amx_split16(const int16_t *src, uint8_t *dst, long pixels, long channels);
+
+/// The register-only tdpbusd rate (4 independent accumulators, no loads) over `iterations` x 4
+/// instructions (the AMX peak `srvm microbench` compares against); returns a checksum.
+int32_t srvm_amx_peak_loop(long iterations);
+
+#endif
