@@ -40,7 +40,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Worker threads of the fp32 engine or srvm (default: all cores).", valueName: "n"))
     var threads: Int?
 
-    @Option(help: ArgumentHelp("srvm's kernel set for a .qsr program: reference, best (default), portable, avx2, vnni or avx512.", valueName: "set"))
+    @Option(help: ArgumentHelp("srvm's kernel set for a .qsr program: reference, best (default), portable, avx2, vnni, avx512 or amx.", valueName: "set"))
     var kernels: KernelSet?
 
     func validate() throws {

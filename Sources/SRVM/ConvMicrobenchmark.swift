@@ -3,6 +3,7 @@ import FixedPoint
 import QSRFormat
 import SRRuntime
 import SRVMKernelsCommon
+import SRVMKernelsAMX
 #if arch(x86_64)
 import SRVMKernelsAVX2
 import SRVMKernelsVNNI
@@ -59,7 +60,7 @@ public func runConvMicrobenchmark(size: Int = 64, seconds: Double = 1.0) -> [Con
         return r
     }
     func conv(_ name: String, _ set: String, source: (ElementType, ClosedRange<Int32>), weights: ClosedRange<Int32>, isa: PreparedISA,
-              sequence: String, sequenceMACs: Double, peakRate: Double) {
+              amx: Bool = false, sequence: String, sequenceMACs: Double, peakRate: Double) {
         let C = 64, O = 64
         let q = ConvParameters(outputChannels: Int32(O), inputChannels: Int32(C), kernelHeight: 3, kernelWidth: 3,
                                padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
@@ -73,7 +74,7 @@ public func runConvMicrobenchmark(size: Int = 64, seconds: Double = 1.0) -> [Con
                                    scale: 1, qmin: source.1.lowerBound, qmax: source.1.upperBound, slot: 0)
         let requant = Requantization(positive: [QuantMultiplier(1e-4)], clampMin: 0, clampMax: 255)
         let prepared = PreparedConv(params: q, weights: w, bias: [Int32](repeating: 0, count: O), requant: requant, padValues: nil,
-                                    source: desc, sourceRange: source.1, isa: isa)
+                                    source: desc, sourceRange: source.1, isa: isa, amx: amx)
         let sl = PixelLayout(channels: C, height: size, width: size, type: source.0)
         let dl = PixelLayout(channels: O, height: size, width: size, type: .u8)
         let src = UnsafeMutableRawPointer.allocate(byteCount: sl.byteCount, alignment: 64)
@@ -84,7 +85,8 @@ public func runConvMicrobenchmark(size: Int = 64, seconds: Double = 1.0) -> [Con
         let r = rate(work: macs, seconds: seconds) {
             prepared.run(src: src, srcLayout: sl, dst: dst, dstLayout: dl, isa: isa, threads: 1)
         }
-        rows.append(ConvMicrobenchRow(name: name + " [\(prepared.kind)]", kernels: set, sequence: sequence, gmacPerSecond: r,
+        let kind = prepared.amxPlan.map(\.formatName) ?? "\(prepared.kind)"
+        rows.append(ConvMicrobenchRow(name: name + " [\(kind)]", kernels: set, sequence: sequence, gmacPerSecond: r,
                                       peakGmacPerSecond: peakRate, peakSequencesPerCycle: clock.map { peakRate * 1e9 / sequenceMACs / $0 }))
     }
     if CPUFeatures.hasAVX2 {
@@ -115,6 +117,16 @@ public func runConvMicrobenchmark(size: Int = 64, seconds: Double = 1.0) -> [Con
              sequence: "vpdpbusd zmm (64 MAC)", sequenceMACs: 64, peakRate: dot)
         conv("int8 i8 x s8", "avx512", source: (.i8, -127...127), weights: -127...127, isa: .avx512,
              sequence: "vpdpbusd zmm (64 MAC)", sequenceMACs: 64, peakRate: dot)
+    }
+    if CPUFeatures.hasAVX512VNNI && srvm_amx_available() != 0 {
+        // 4 independent tdpbusd per iteration, each 16 x 16 x 64 MACs.
+        let tile = peak(4 * 16 * 16 * 64) { Int32(truncatingIfNeeded: srvm_amx_peak_loop($0)) }
+        conv("int8 u8 x s8", "amx", source: (.u8, 0...255), weights: -127...127, isa: .avx512, amx: true,
+             sequence: "tdpbusd (16384 MAC)", sequenceMACs: 16384, peakRate: tile)
+        conv("int8 i8 x s8", "amx", source: (.i8, -127...127), weights: -127...127, isa: .avx512, amx: true,
+             sequence: "tdpbusd (16384 MAC)", sequenceMACs: 16384, peakRate: tile)
+        conv("int16 i16 x s8", "amx", source: (.i16, -32767...32767), weights: -127...127, isa: .avx512, amx: true,
+             sequence: "tdpbusd (16384 MAC), 2 per product", sequenceMACs: 16384, peakRate: tile / 2)
     }
     #endif
     return rows

@@ -69,7 +69,7 @@ public final class VirtualMachine {
         guard let prepared else { return nil }
         var counts: [String: Int] = [:]
         for c in prepared.preparedConvs {
-            let name = c.amxPlan.map { ["amx u8", "amx s8", "amx split s16"][Int($0.format)] } ?? "\(c.kind)" + (c.gathers ? " (gathered)" : "")
+            let name = c.amxPlan.map(\.formatName) ?? "\(c.kind)" + (c.gathers ? " (gathered)" : "")
             counts[name, default: 0] += 1
         }
         let parts = counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.value) \($0.key)" }

@@ -13,9 +13,9 @@ public struct VMOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("""
         Kernel set: reference (the scalar oracle of SPEC.md §5.3, slow), best (the fastest this CPU \
-        supports: avx512, else vnni, else avx2, else portable), portable (plain Swift, any CPU), avx2, \
-        vnni (AVX2 + AVX-VNNI) or avx512 (AVX-512 VNNI): an error on a CPU without them. All compute \
-        identical outputs.
+        supports: amx, else avx512, else vnni, else avx2, else portable), portable (plain Swift, any CPU), \
+        avx2, vnni (AVX2 + AVX-VNNI), avx512 (AVX-512 VNNI) or amx (AVX-512 with AMX-INT8 conv tiles): \
+        an error on a CPU without them. All compute identical outputs.
         """, valueName: "set"))
     public var kernels: KernelSet = .best
 

@@ -32,6 +32,8 @@ final class AMXConvPlan {
     /// Pixels one call covers: two source tiles of 16 for bytes, one for split s16 (its two
     /// planes take both source tiles).
     var maxPixels: Int { format == Int32(SRVM_AMX_SPLIT16) ? 16 : 32 }
+    /// How `srvm info` and `srvm microbench` name this operand format.
+    var formatName: String { ["amx u8", "amx s8", "amx split s16"][Int(format)] }
 
     init?(params q: ConvParameters, groups: Int, weights w: [Int32], bias: [Int32], requant r: Requantization,
           padValues pads: [Int32]?, sourceType: StorageType, gathers: Bool) {
