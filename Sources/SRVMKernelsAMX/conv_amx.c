@@ -77,9 +77,13 @@ AMX_TARGET static inline const uint8_t *source_rows(const srvm_amx_conv_args *a,
     return scratch;
 }
 
-/// Byte sources: up to 32 pixels (sources in tiles 4, 5) x 2 halves (weights in 6, 7).
-AMX_TARGET static void conv_bytes(const srvm_amx_conv_args *a) {
-    const int two = a->pixels > 16, both = a->halves == 2, s8 = a->format == SRVM_AMX_S8;
+/// Byte sources: up to 32 pixels, the second 16 in source tile 5, u8 x s8 (tdpbusd) or s8 x s8
+/// (tdpbssd) into tiles 0-3 = (pixel group, half). Split s16 sources: up to 16 pixels,
+/// x·w = lo·w + 256·(hi·w) with lo = x & 255 (u8, tile 4, tdpbusd into tiles 0, 1) and
+/// hi = x >> 8 (s8, tile 5, tdpbssd into tiles 2, 3); the int32 sums wrap like the reference's, so
+/// joining them is exact. Weights: tile 6 for the first half of the outputs, 7 for the second.
+AMX_TARGET static void conv_tiles(const srvm_amx_conv_args *a) {
+    const int split = a->format == SRVM_AMX_SPLIT16, two = !split && a->pixels > 16, both = a->halves == 2;
     const long bBytes = a->kBytes / 4 * 64;
     const int8_t *w = a->weights;
     _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
@@ -89,18 +93,23 @@ AMX_TARGET static void conv_bytes(const srvm_amx_conv_args *a) {
             long stride;
             const uint8_t *x = source_rows(a, 0, t, off, a->scratch, &stride);
             _tile_loadd(4, x, stride);
+            if (split) _tile_loadd(5, x == a->scratch ? x + 1024 : x + a->hiOffset, stride);
             if (two) { x = source_rows(a, 16, t, off, a->scratch + 1024, &stride); _tile_loadd(5, x, stride); }
             _tile_loadd(6, w, 64);
             if (both) _tile_loadd(7, w + bBytes, 64);
             w += a->halves * bBytes;
-            if (s8) {
+            if (a->format == SRVM_AMX_S8) {
                 _tile_dpbssd(0, 4, 6);
                 if (both) _tile_dpbssd(1, 4, 7);
                 if (two) { _tile_dpbssd(2, 5, 6); if (both) _tile_dpbssd(3, 5, 7); }
-            } else {
+            } else if (a->format == SRVM_AMX_U8) {
                 _tile_dpbusd(0, 4, 6);
                 if (both) _tile_dpbusd(1, 4, 7);
                 if (two) { _tile_dpbusd(2, 5, 6); if (both) _tile_dpbusd(3, 5, 7); }
+            } else {
+                _tile_dpbusd(0, 4, 6);
+                _tile_dpbssd(2, 5, 6);
+                if (both) { _tile_dpbusd(1, 4, 7); _tile_dpbssd(3, 5, 7); }
             }
         }
     }
@@ -111,45 +120,18 @@ AMX_TARGET static void conv_bytes(const srvm_amx_conv_args *a) {
         _tile_stored(2, a->acc + 16 * row, row * 4);
         if (both) _tile_stored(3, a->acc + 16 * row + 16, row * 4);
     }
-}
-
-/// s16 sources as two byte planes, up to 16 pixels: x·w = lo·w + 256·(hi·w) with lo = x & 255
-/// (u8, tdpbusd into tiles 0, 1) and hi = x >> 8 (s8, tdpbssd into tiles 2, 3); the int32 sums
-/// wrap like the reference's, so the combination is exact.
-AMX_TARGET static void conv_split16(const srvm_amx_conv_args *a) {
-    const int both = a->halves == 2;
-    const long bBytes = a->kBytes / 4 * 64;
-    const int8_t *w = a->weights;
-    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
-    for (long t = 0; t < a->taps; t++) {
-        for (long s = 0; s < a->kSteps; s++) {
-            const long off = a->channelOffset + s * a->kBytes;
-            long stride;
-            const uint8_t *x = source_rows(a, 0, t, off, a->scratch, &stride);
-            _tile_loadd(4, x, stride);
-            _tile_loadd(5, x == a->scratch ? x + 1024 : x + a->hiOffset, stride);
-            _tile_loadd(6, w, 64);
-            if (both) _tile_loadd(7, w + bBytes, 64);
-            w += a->halves * bBytes;
-            _tile_dpbusd(0, 4, 6);
-            _tile_dpbssd(2, 5, 6);
-            if (both) { _tile_dpbusd(1, 4, 7); _tile_dpbssd(3, 5, 7); }
+    if (split) {
+        int32_t high[16 * 32] __attribute__((aligned(64)));
+        _tile_stored(2, high, row * 4);
+        if (both) _tile_stored(3, high + 16, row * 4);
+        for (long i = 0; i < 16 * row; i += 16) {
+            __m512i lo = _mm512_loadu_si512((const void *)(a->acc + i)), hi = _mm512_load_si512((const void *)(high + i));
+            _mm512_storeu_si512((void *)(a->acc + i), _mm512_add_epi32(lo, _mm512_slli_epi32(hi, 8)));
         }
     }
-    const long row = a->halves * 16;
-    int32_t high[16 * 32] __attribute__((aligned(64)));
-    _tile_stored(0, a->acc, row * 4);
-    _tile_stored(2, high, row * 4);
-    if (both) { _tile_stored(1, a->acc + 16, row * 4); _tile_stored(3, high + 16, row * 4); }
-    for (long i = 0; i < 16 * row; i += 16) {
-        __m512i lo = _mm512_loadu_si512((const void *)(a->acc + i)), hi = _mm512_load_si512((const void *)(high + i));
-        _mm512_storeu_si512((void *)(a->acc + i), _mm512_add_epi32(lo, _mm512_slli_epi32(hi, 8)));
-    }
 }
 
-AMX_TARGET void srvm_amx_conv(const srvm_amx_conv_args *a) {
-    if (a->format == SRVM_AMX_SPLIT16) conv_split16(a); else conv_bytes(a);
-}
+AMX_TARGET void srvm_amx_conv(const srvm_amx_conv_args *a) { conv_tiles(a); }
 
 AMX_TARGET void srvm_amx_split16(const int16_t *src, uint8_t *dst, long pixels, long channels) {
     for (long p = 0; p < pixels; p++) {
