@@ -17,6 +17,9 @@ struct EpilogueLanes16 {
     let bias: __m512i, mantissa: __m512i, right: __m512i, left: __m512i
     let negMantissa: __m512i, negRight: __m512i, negLeft: __m512i
     let offset: __m512i, lo: __m512i, hi: __m512i
+    /// The positive multiplier's per-lane constants of requantize16, once per tile instead of
+    /// once per pixel: the mantissa's odd lanes, the rounding mask 2^right − 1 and half of it.
+    let mantissaOdd: __m512i, roundMask: __m512i, halfMask: __m512i
 
     @inline(__always) init(_ t: RequantTables, channel c: Int) {
         self.t = t
@@ -28,33 +31,58 @@ struct EpilogueLanes16 {
         negRight = t.hasNegative ? load16(t.negRightShift + c) : right
         negLeft = t.hasNegative && t.hasLeftShift ? load16(t.negLeftShift + c) : left
         offset = _mm512_set1_epi32(t.offset); lo = _mm512_set1_epi32(t.clampMin); hi = _mm512_set1_epi32(t.clampMax)
+        let one = _mm512_set1_epi32(1)
+        mantissaOdd = _mm512_srli_epi64(mantissa, 32)
+        roundMask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one)
+        halfMask = _mm512_srai_epi32(roundMask, 1)
     }
 
     @inline(__always) func apply(_ x0: __m512i) -> __m512i {
         var x = t.bias == nil ? x0 : _mm512_add_epi32(x0, bias)
+        return finish(&x, negative: t.hasNegative, leftShift: t.hasLeftShift)
+    }
+
+    /// apply with the table's flags fixed by the caller (`V`), so a tile's pixel loop has no
+    /// per-pixel tests; the bias is always added (zero lanes when the table has none).
+    @inline(__always) func apply<V: EpilogueVariant>(_ x0: __m512i, _: V.Type) -> __m512i {
+        var x = _mm512_add_epi32(x0, bias)
+        return finish(&x, negative: V.negative, leftShift: V.leftShift)
+    }
+
+    @inline(__always) private func finish(_ x: inout __m512i, negative: Bool, leftShift: Bool) -> __m512i {
         var m = mantissa, r = right, l = left
-        if t.hasNegative {
+        if negative {
             let neg = _mm512_srai_epi32(x, 31)
             m = _mm512_or_si512(_mm512_andnot_si512(neg, m), _mm512_and_si512(neg, negMantissa))
             r = _mm512_or_si512(_mm512_andnot_si512(neg, r), _mm512_and_si512(neg, negRight))
-            if t.hasLeftShift { l = _mm512_or_si512(_mm512_andnot_si512(neg, l), _mm512_and_si512(neg, negLeft)) }
+            if leftShift { l = _mm512_or_si512(_mm512_andnot_si512(neg, l), _mm512_and_si512(neg, negLeft)) }
         }
-        if t.hasLeftShift { x = saturatingShiftLeft16(x, l) }
-        return _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(requantize16(x, mantissa: m, right: r), offset), lo), hi)
+        if leftShift { x = saturatingShiftLeft16(x, l) }
+        let q = negative ? requantize16(x, mantissa: m, right: r)
+                         : requantize16(x, mantissa: m, mantissaOdd: mantissaOdd, right: r, mask: roundMask, halfMask: halfMask)
+        return _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, offset), lo), hi)
     }
 }
 
 /// requantize(x, M) after any left shift: the rounding doubling high multiply by `mantissa`,
 /// then the rounding right shift by `right` (per lane; SPEC.md §5.2).
 @inline(__always) func requantize16(_ x: __m512i, mantissa: __m512i, right: __m512i) -> __m512i {
-    let nudge = _mm512_set1_epi64(1 << 30)
-    let even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, mantissa), nudge), 31)
-    let odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(mantissa, 32)), nudge), 1)
-    let high = _mm512_mask_blend_epi32(0xAAAA, even, odd)
     let one = _mm512_set1_epi32(1)
     let mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one)
+    return requantize16(x, mantissa: mantissa, mantissaOdd: _mm512_srli_epi64(mantissa, 32), right: right,
+                        mask: mask, halfMask: _mm512_srai_epi32(mask, 1))
+}
+
+/// requantize16 with its per-lane constants given: mantissaOdd = mantissa >> 32 (64-bit lanes),
+/// mask = 2^right − 1, halfMask = mask >> 1.
+@inline(__always) func requantize16(_ x: __m512i, mantissa: __m512i, mantissaOdd: __m512i, right: __m512i,
+                                    mask: __m512i, halfMask: __m512i) -> __m512i {
+    let nudge = _mm512_set1_epi64(1 << 30)
+    let even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, mantissa), nudge), 31)
+    let odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), mantissaOdd), nudge), 1)
+    let high = _mm512_mask_blend_epi32(0xAAAA, even, odd)
     let remainder = _mm512_and_si512(high, mask)
-    let threshold = _mm512_sub_epi32(_mm512_srai_epi32(mask, 1), _mm512_srai_epi32(high, 31))
+    let threshold = _mm512_sub_epi32(halfMask, _mm512_srai_epi32(high, 31))
     let roundUp = _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31)   // −1 where remainder > threshold
     return _mm512_sub_epi32(_mm512_srav_epi32(high, right), roundUp)
 }
@@ -77,35 +105,59 @@ struct EpilogueLanes16 {
     return _mm512_or_si512(shifted, _mm512_and_si512(over, _mm512_sub_epi32(_mm512_sllv_epi32(one, k), one)))
 }
 
+/// The requantization flags a tile's pixel loop is specialized for (EpilogueLanes16.apply).
+protocol EpilogueVariant { static var negative: Bool { get }; static var leftShift: Bool { get } }
+private enum PositiveOnly: EpilogueVariant { static var negative: Bool { false }; static var leftShift: Bool { false } }
+private enum WithNegative: EpilogueVariant { static var negative: Bool { true }; static var leftShift: Bool { false } }
+private enum WithLeftShift: EpilogueVariant { static var negative: Bool { false }; static var leftShift: Bool { true } }
+private enum WithBoth: EpilogueVariant { static var negative: Bool { true }; static var leftShift: Bool { true } }
+
 /// requantizeTileAVX2's work (same arguments, same bytes) two blocks at a time.
 public func requantizeTileAVX512(_ acc: UnsafePointer<Int32>, pixels: Int, blocks: Int, _ t: RequantTables, channel: Int,
                                  validChannels: Int, out: UnsafeMutableRawPointer, pixelBytes: Int, type: StorageType) {
+    switch (t.hasNegative, t.hasLeftShift) {
+    case (false, false): requantizeTile(acc, pixels, blocks, t, channel, validChannels, out, pixelBytes, type, PositiveOnly.self)
+    case (true, false): requantizeTile(acc, pixels, blocks, t, channel, validChannels, out, pixelBytes, type, WithNegative.self)
+    case (false, true): requantizeTile(acc, pixels, blocks, t, channel, validChannels, out, pixelBytes, type, WithLeftShift.self)
+    case (true, true): requantizeTile(acc, pixels, blocks, t, channel, validChannels, out, pixelBytes, type, WithBoth.self)
+    }
+}
+
+@inline(__always) private func requantizeTile<V: EpilogueVariant>(
+    _ acc: UnsafePointer<Int32>, _ pixels: Int, _ blocks: Int, _ t: RequantTables, _ channel: Int, _ validChannels: Int,
+    _ out: UnsafeMutableRawPointer, _ pixelBytes: Int, _ type: StorageType, _ variant: V.Type) {
     let eb = type.byteWidth
     let upper = _mm512_set_epi64(7, 6, 5, 4, 7, 6, 5, 4)
-    // Block pair by block pair, its lanes loaded once for all the tile's pixels.
+    // Block pair by block pair, its lanes loaded once for all the tile's pixels; the store type
+    // is chosen once per pair, outside the pixel loop.
     var m = 0
     while m < blocks {
-        let count = min(16, validChannels - m * 8)
+        let count = min(16, validChannels &- m &* 8)
         if count <= 0 { break }
-        let lanes = EpilogueLanes16(t, channel: channel + m * 8)
-        for p in 0..<pixels {
-            // A lone last block reads 8 more sums than it owns: the tile's buffer holds them, and they are never stored.
-            let v = lanes.apply(load16(acc + (p * blocks + m) * 8))
-            let o = out + p * pixelBytes + m * 8 * eb
-            if count == 16 {
-                switch type {
-                case .u8, .i8: _mm_storeu_si128(o.assumingMemoryBound(to: __m128i.self), _mm512_cvtepi32_epi8(v))
-                case .i16: _mm256_storeu_si256(o.assumingMemoryBound(to: __m256i.self), _mm512_cvtepi32_epi16(v))
-                case .i32: _mm512_storeu_si512(o, v)
-                }
-            } else {
-                storeLanesAVX2(_mm512_castsi512_si256(v), o, count: min(8, count), type: type)
+        let lanes = EpilogueLanes16(t, channel: channel &+ m &* 8)
+        // A lone last block reads 8 more sums than it owns: the tile's buffer holds them, and they are never stored.
+        let sums = acc + m &* 8, rowInts = blocks &* 8
+        let o = out + m &* 8 &* eb
+        @inline(__always) func value(_ p: Int) -> __m512i { lanes.apply(load16(sums + p &* rowInts), V.self) }
+        if count == 16 {
+            switch type {
+            case .u8, .i8:
+                for p in 0..<pixels { _mm_storeu_si128((o + p &* pixelBytes).assumingMemoryBound(to: __m128i.self), _mm512_cvtepi32_epi8(value(p))) }
+            case .i16:
+                for p in 0..<pixels { _mm256_storeu_si256((o + p &* pixelBytes).assumingMemoryBound(to: __m256i.self), _mm512_cvtepi32_epi16(value(p))) }
+            case .i32:
+                for p in 0..<pixels { _mm512_storeu_si512(o + p &* pixelBytes, value(p)) }
+            }
+        } else {
+            for p in 0..<pixels {
+                let v = value(p), at = o + p &* pixelBytes
+                storeLanesAVX2(_mm512_castsi512_si256(v), at, count: min(8, count), type: type)
                 if count > 8 {
-                    storeLanesAVX2(_mm512_castsi512_si256(_mm512_permutexvar_epi64(upper, v)), o + 8 * eb, count: count - 8, type: type)
+                    storeLanesAVX2(_mm512_castsi512_si256(_mm512_permutexvar_epi64(upper, v)), at + 8 &* eb, count: count &- 8, type: type)
                 }
             }
         }
-        m += 2
+        m &+= 2
     }
 }
 #endif

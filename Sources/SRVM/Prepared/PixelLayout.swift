@@ -24,6 +24,16 @@ struct PixelLayout {
         self.stride = base.stride; self.type = base.type
     }
 
+    /// Rows r of this tensor as a tensor of their own (same stride), at byte offset bandOffset(r).
+    func band(_ r: Range<Int>) -> PixelLayout {
+        PixelLayout(channels: channels, stride: stride, height: r.count, width: width, type: type)
+    }
+    func bandOffset(_ r: Range<Int>) -> Int { pixelOffset(self, r.lowerBound, 0) }
+
+    private init(channels: Int, stride: Int, height: Int, width: Int, type: StorageType) {
+        self.channels = channels; self.stride = stride; self.height = height; self.width = width; self.type = type
+    }
+
     var rowElements: Int { width * stride }
     /// Bytes of the whole tensor, plus slack so 4-byte broadcasts past the last channel of
     /// the last pixel stay inside the allocation.

@@ -18,6 +18,12 @@ final class PreparedProgram {
     /// output_pixels gathers its pixels straight from the depth_to_space source (index of the
     /// depth_to_space instruction).
     private var fusedDepthToSpace: Int?
+    /// An add whose result the next instruction requantizes: both run together a few rows at a
+    /// time (add index -> requantize index), so the requantize reads the add's rows from cache
+    /// instead of from memory. The add's result is still written whole (later instructions read it).
+    private var bandedRequantizes: [Int: Int] = [:]
+    private var bandedRequantizeIndices: Set<Int> = []
+    var bandedRequantizeCount: Int { bandedRequantizes.count }
 
     init(program p: Program, isa: PreparedISA, amx: Bool = false) {
         program = p; self.isa = isa; self.amx = amx
@@ -49,6 +55,13 @@ final class PreparedProgram {
                 else { continue }
                 concatParts[s] = (d, offset)
             }
+        }
+        for k in 0..<max(0, n - 1) {
+            guard case let .add(d, a, b, _, _, _, _, _, _, _) = p.instructions[k],
+                  case let .requantize(_, src, _) = p.instructions[k + 1], src == d,
+                  [a, b].allSatisfy({ p.values[Int($0)].height == p.values[Int(d)].height && p.values[Int($0)].width == p.values[Int(d)].width })
+            else { continue }
+            bandedRequantizes[k] = k + 1; bandedRequantizeIndices.insert(k + 1)
         }
         if n >= 2, case let .depthToSpace(d, _, _, _) = p.instructions[n - 2], case let .outputPixels(o) = p.instructions[n - 1], d == o {
             fusedDepthToSpace = n - 2
@@ -135,6 +148,11 @@ final class PreparedProgram {
                           },
                           reads: { i in
                               let ins = p.instructions[i]
+                              // A requantize run in bands with the add before it writes while the
+                              // add still reads: the add's operands stay live through it.
+                              if folds && self.bandedRequantizeIndices.contains(i) {
+                                  return (ins.sources + p.instructions[i - 1].sources).map { root[Int($0)] }
+                              }
                               if folds && i == self.fusedDepthToSpace { return [] }
                               if folds, case .outputPixels = ins, let f = self.fusedDepthToSpace { return p.instructions[f].sources.map { root[Int($0)] } }
                               if folds && self.viewSlices.contains(i) { return [] }
@@ -216,6 +234,27 @@ final class PreparedProgram {
                 }
             case .depthToSpace where foldedDepthToSpaces.contains(index):
                 break   // the conv before it stored through it
+            case .requantize where !keep && bandedRequantizeIndices.contains(index):
+                break   // run with the add before it
+            case let .add(_, a, b, shift, ma, mb, mo, subtract, lo, hi) where !keep && bandedRequantizes[index] != nil:
+                let r = bandedRequantizes[index]!
+                guard case let .requantize(rd, _, _) = p.instructions[r] else { preconditionFailure("banded requantize") }
+                let tables = requants[r]!.tables
+                let (la, lb, lr) = (lay(a), lay(b), lay(rd))
+                let (pa, pb, pr, pd) = (buf(a), buf(b), buf(rd), dst!)
+                // Each thread's rows in bands small enough to stay in its core's cache.
+                parallelRows(dl!, threads: threads) { rows in
+                    var y = rows.lowerBound
+                    while y < rows.upperBound {
+                        let band = y..<min(y + 4, rows.upperBound)
+                        addHWC(dst: pd + dl!.bandOffset(band), dl!.band(band), a: pa + la.bandOffset(band), la.band(band),
+                               b: pb + lb.bandOffset(band), lb.band(band), leftShift: shift, ma: ma, mb: mb, mo: mo,
+                               subtract: subtract, lo: lo, hi: hi, isa: isa, threads: 1)
+                        requantizeHWC(dst: pr + lr.bandOffset(band), lr.band(band), src: pd + dl!.bandOffset(band), dl!.band(band),
+                                      tables: tables, isa: isa, threads: 1)
+                        y = band.upperBound
+                    }
+                }
             case let .requantize(_, src, _):
                 requantizeHWC(dst: dst!, dl!, src: buf(src), lay(src), tables: requants[index]!.tables, isa: isa, threads: threads)
             case let .add(_, a, b, shift, ma, mb, mo, subtract, lo, hi):
