@@ -1,6 +1,7 @@
 import FixedPoint
 import QSRFormat
 import SRImage
+import SRRuntime
 import SRVMKernelsCommon
 
 /// A program prepared once for the fast kernels: every conv packed (PreparedConv), every
@@ -219,7 +220,7 @@ final class PreparedProgram {
             case let .outputPixels(src):
                 if let f = fusedDepthToSpace, case let .depthToSpace(_, inner, b, crd) = p.instructions[f] {
                     result = outputPixelsDepthToSpace(src: buf(inner), lay(inner), block: Int(b), crd: crd, out: lay(src),
-                                                      order: p.metadata.channelOrder)
+                                                      order: p.metadata.channelOrder, threads: threads)
                 } else {
                     result = outputPixelsHWC(src: buf(src), lay(src), order: p.metadata.channelOrder)
                 }
@@ -324,7 +325,7 @@ func inputPixelsHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, image: RGBIm
 /// output_pixels of depth_to_space(src): output pixel (y, x) channel c is source pixel
 /// (y / b, x / b) channel c·b² + (y % b)·b + x % b (CRD) or ((y % b)·b + x % b)·3 + c (DCR).
 func outputPixelsDepthToSpace(src: UnsafeRawPointer, _ s: PixelLayout, block b: Int, crd: Bool, out o: PixelLayout,
-                              order: ModelMetadata.ChannelOrder) -> RGBImage {
+                              order: ModelMetadata.ChannelOrder, threads: Int = 1) -> RGBImage {
     var pixels = [UInt8](repeating: 0, count: o.height * o.width * 3)
     // The source channel of each (sub-pixel, output byte): RGB bytes in the file's order.
     var offsets = [Int](repeating: 0, count: b * b * 3)
@@ -333,18 +334,28 @@ func outputPixelsDepthToSpace(src: UnsafeRawPointer, _ s: PixelLayout, block b: 
     }
     offsets.withUnsafeBufferPointer { off in
         pixels.withUnsafeMutableBufferPointer { out in
-            for sy in 0..<s.height {
-                for i in 0..<b {
-                    let rowOut = (sy * b + i) * o.width
-                    for sx in 0..<s.width {
-                        let base = (sy * s.width + sx) * s.stride
-                        for j in 0..<b {
-                            let dst = (rowOut + sx * b + j) * 3, k = (i * b + j) * 3
-                            if s.type == .u8 {
-                                let p = src.assumingMemoryBound(to: UInt8.self) + base
-                                out[dst] = p[off[k]]; out[dst + 1] = p[off[k + 1]]; out[dst + 2] = p[off[k + 2]]
-                            } else {
-                                for c in 0..<3 { out[dst + c] = UInt8(truncatingIfNeeded: loadElement(src, base + off[k + c], s.type)) }
+            // Source rows split across threads: each writes its own b output rows.
+            nonisolated(unsafe) let (o8, k8) = (out.baseAddress!, off.baseAddress!)
+            parallelRanges(s.height, threads: s.height * s.width < 1 << 12 ? 1 : threads) { rows in
+                for sy in rows {
+                    for i in 0..<b {
+                        let rowOut = (sy &* b &+ i) &* o.width
+                        if s.type == .u8 {
+                            let bytes = src.assumingMemoryBound(to: UInt8.self)
+                            for sx in 0..<s.width {
+                                let p = bytes + (sy &* s.width &+ sx) &* s.stride
+                                for j in 0..<b {
+                                    let dst = o8 + (rowOut &+ sx &* b &+ j) &* 3, k = k8 + (i &* b &+ j) &* 3
+                                    dst[0] = p[k[0]]; dst[1] = p[k[1]]; dst[2] = p[k[2]]
+                                }
+                            }
+                        } else {
+                            for sx in 0..<s.width {
+                                let base = (sy * s.width + sx) * s.stride
+                                for j in 0..<b {
+                                    let dst = (rowOut + sx * b + j) * 3, k = (i * b + j) * 3
+                                    for c in 0..<3 { o8[dst + c] = UInt8(truncatingIfNeeded: loadElement(src, base + k8[k + c], s.type)) }
+                                }
                             }
                         }
                     }
