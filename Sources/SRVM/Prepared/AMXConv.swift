@@ -97,7 +97,8 @@ private let amxRowsPerChunk = 8
 extension PreparedConv {
     /// runRows on AMX tiles: the same bytes as the vector tiles and the reference kernel.
     func runRowsAMX(_ plan: AMXConvPlan, _ rows: Range<Int>, src: UnsafeRawPointer, srcLayout: PixelLayout,
-                    dst: UnsafeMutableRawPointer, dstLayout: PixelLayout, depthToSpace: (block: Int, layout: PixelLayout)?) {
+                    dst: UnsafeMutableRawPointer, dstLayout: PixelLayout, depthToSpace: (block: Int, layout: PixelLayout)?,
+                    afterRows: ((Range<Int>) -> Void)? = nil) {
         #if arch(x86_64)
         srvm_amx_configure(Int32(plan.kBytes))
         let q = params
@@ -182,6 +183,7 @@ extension PreparedConv {
                     chunk += 1
                 }
             }
+            afterRows?(yc..<ye)
             yc = ye
         }
         #endif

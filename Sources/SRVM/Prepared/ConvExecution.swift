@@ -32,23 +32,29 @@ extension PreparedConv {
     /// `depthToSpace`: the results go through a depth_to_space of `block` into `dst`, laid out
     /// as its destination (`dstLayout` is the conv's own output shape); the output channels are
     /// in DCR order, each chunk within one sub-pixel.
+    /// `afterRows`: called by the thread that computed them with each band of finished output
+    /// rows (a few at a time, in order), so a row-local consumer can read them while they are in cache.
     func run(src: UnsafeRawPointer, srcLayout: PixelLayout, dst: UnsafeMutableRawPointer, dstLayout: PixelLayout,
-             isa: PreparedISA, threads: Int, depthToSpace: (block: Int, layout: PixelLayout)? = nil) {
+             isa: PreparedISA, threads: Int, depthToSpace: (block: Int, layout: PixelLayout)? = nil,
+             afterRows: ((Range<Int>) -> Void)? = nil) {
         // A thread's share is at least a few rows, so tiny outputs (the [C,1,1] attention
         // convs) do not pay for waking threads.
         let work = dstLayout.height * dstLayout.width * groupOutputs * taps * groupInputs
         let useThreads = work < 1 << 16 ? 1 : threads
         parallelRanges(dstLayout.height, threads: useThreads) { rows in
             if let plan = self.amxPlan {
-                self.runRowsAMX(plan, rows, src: src, srcLayout: srcLayout, dst: dst, dstLayout: dstLayout, depthToSpace: depthToSpace)
+                self.runRowsAMX(plan, rows, src: src, srcLayout: srcLayout, dst: dst, dstLayout: dstLayout, depthToSpace: depthToSpace,
+                                afterRows: afterRows)
                 return
             }
-            self.runRows(rows, src: src, srcLayout: srcLayout, dst: dst, dstLayout: dstLayout, isa: isa, depthToSpace: depthToSpace)
+            self.runRows(rows, src: src, srcLayout: srcLayout, dst: dst, dstLayout: dstLayout, isa: isa, depthToSpace: depthToSpace,
+                         afterRows: afterRows)
         }
     }
 
     func runRows(_ rows: Range<Int>, src: UnsafeRawPointer, srcLayout: PixelLayout, dst: UnsafeMutableRawPointer,
-                 dstLayout: PixelLayout, isa: PreparedISA, depthToSpace: (block: Int, layout: PixelLayout)? = nil) {
+                 dstLayout: PixelLayout, isa: PreparedISA, depthToSpace: (block: Int, layout: PixelLayout)? = nil,
+                 afterRows: ((Range<Int>) -> Void)? = nil) {
         let q = params
         let kh = Int(q.kernelHeight), sy = Int(q.strideY), dy = Int(q.dilationY), pt = Int(q.padTop)
         let H = srcLayout.height, W = srcLayout.width, Wo = dstLayout.width
@@ -173,6 +179,7 @@ extension PreparedConv {
                     }
                 }
             }
+            afterRows?(yc..<ye)
             yc = ye
         }
     }

@@ -19,12 +19,15 @@ final class PreparedProgram {
     /// output_pixels gathers its pixels straight from the depth_to_space source (index of the
     /// depth_to_space instruction).
     private var fusedDepthToSpace: Int?
-    /// An add whose result the next instruction requantizes: both run together a few rows at a
-    /// time (add index -> requantize index), so the requantize reads the add's rows from cache
-    /// instead of from memory. The add's result is still written whole (later instructions read it).
-    private var bandedRequantizes: [Int: Int] = [:]
-    private var bandedRequantizeIndices: Set<Int> = []
-    var bandedRequantizeCount: Int { bandedRequantizes.count }
+    /// Requantizes run together with the instruction that makes their source, a few rows at a
+    /// time (producer index -> requantize indices), so they read its rows from cache instead of
+    /// from memory: the requantize right after an add of same-size operands, and those right
+    /// after a conv (with only slices read in place between) that read the conv's result or a
+    /// slice of it. The producer's result is still stored whole (other instructions read it).
+    private var bandedRequantizes: [Int: [Int]] = [:]
+    /// requantize index -> its producer's index.
+    private var bandedProducer: [Int: Int] = [:]
+    var bandedRequantizeCount: Int { bandedProducer.count }
 
     init(program p: Program, isa: PreparedISA, amx: Bool = false) {
         program = p; self.isa = isa; self.amx = amx
@@ -57,13 +60,6 @@ final class PreparedProgram {
                 concatParts[s] = (d, offset)
             }
         }
-        for k in 0..<max(0, n - 1) {
-            guard case let .add(d, a, b, _, _, _, _, _, _, _) = p.instructions[k],
-                  case let .requantize(_, src, _) = p.instructions[k + 1], src == d,
-                  [a, b].allSatisfy({ p.values[Int($0)].height == p.values[Int(d)].height && p.values[Int($0)].width == p.values[Int(d)].width })
-            else { continue }
-            bandedRequantizes[k] = k + 1; bandedRequantizeIndices.insert(k + 1)
-        }
         if n >= 2, case let .depthToSpace(d, _, _, _) = p.instructions[n - 2], case let .outputPixels(o) = p.instructions[n - 1], d == o {
             fusedDepthToSpace = n - 2
         }
@@ -81,6 +77,31 @@ final class PreparedProgram {
             foldedDepthToSpaces.insert(k)
         }
         for k in viewSlices { if case let .sliceChannels(d, src, start) = p.instructions[k] { sliceViews[d] = (src, Int(start)) } }
+        for k in 0..<max(0, n - 1) {
+            switch p.instructions[k] {
+            case let .add(d, a, b, _, _, _, _, _, _, _):
+                guard case let .requantize(_, src, _) = p.instructions[k + 1], src == d,
+                      [a, b].allSatisfy({ p.values[Int($0)].height == p.values[Int(d)].height && p.values[Int($0)].width == p.values[Int(d)].width })
+                else { continue }
+                bandedRequantizes[k] = [k + 1]
+            case let .conv(d, _, _, _, _, _, _, _) where spaceFolds[k] == nil && concatParts[d] == nil:
+                // The conv's result and the slices of it read in place; requantizes of those,
+                // until the first other instruction.
+                var readable: Set<ValueID> = [d], list: [Int] = []
+                var j = k + 1
+                scan: while j < n {
+                    switch p.instructions[j] {
+                    case let .sliceChannels(v, src, _) where viewSlices.contains(j) && readable.contains(src): readable.insert(v)
+                    case let .requantize(_, src, _) where readable.contains(src): list.append(j)
+                    default: break scan
+                    }
+                    j += 1
+                }
+                if !list.isEmpty { bandedRequantizes[k] = list }
+            default: continue
+            }
+            for r in bandedRequantizes[k] ?? [] { bandedProducer[r] = k }
+        }
         // A split concat's buffer is allocated by the first conv that stores into it.
         for (i, ins) in p.instructions.enumerated() {
             if let d = ins.destination, let (whole, _) = concatParts[d], concatAllocation[whole] == nil { concatAllocation[whole] = i }
@@ -151,8 +172,8 @@ final class PreparedProgram {
                               let ins = p.instructions[i]
                               // A requantize run in bands with the add before it writes while the
                               // add still reads: the add's operands stay live through it.
-                              if folds && self.bandedRequantizeIndices.contains(i) {
-                                  return (ins.sources + p.instructions[i - 1].sources).map { root[Int($0)] }
+                              if folds, let k = self.bandedProducer[i] {
+                                  return (ins.sources + p.instructions[k].sources).map { root[Int($0)] }
                               }
                               if folds && i == self.fusedDepthToSpace { return [] }
                               if folds, case .outputPixels = ins, let f = self.fusedDepthToSpace { return p.instructions[f].sources.map { root[Int($0)] } }
@@ -230,15 +251,27 @@ final class PreparedProgram {
                 if let f = spaceFolds[index] {
                     convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: buf(f.dst), dstLayout: dl!, isa: isa, threads: threads,
                                       depthToSpace: (f.block, lay(f.dst)))
+                } else if !keep, let list = bandedRequantizes[index] {
+                    // Each band of finished rows is requantized by the thread that computed it.
+                    let jobs = list.map { r -> (RequantTables, UnsafeRawPointer, PixelLayout, UnsafeMutableRawPointer, PixelLayout) in
+                        guard case let .requantize(rd, rs, _) = p.instructions[r] else { preconditionFailure("banded requantize") }
+                        return (requants[r]!.tables, UnsafeRawPointer(buf(rs)), lay(rs), buf(rd), lay(rd))
+                    }
+                    convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: dst!, dstLayout: dl!, isa: isa, threads: threads) { band in
+                        for (tables, ps, ls, pd, ld) in jobs {
+                            requantizeHWC(dst: pd + ld.bandOffset(band), ld.band(band), src: ps + ls.bandOffset(band), ls.band(band),
+                                          tables: tables, isa: self.isa, threads: 1)
+                        }
+                    }
                 } else {
                     convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: dst!, dstLayout: dl!, isa: isa, threads: threads)
                 }
             case .depthToSpace where foldedDepthToSpaces.contains(index):
                 break   // the conv before it stored through it
-            case .requantize where !keep && bandedRequantizeIndices.contains(index):
-                break   // run with the add before it
+            case .requantize where !keep && bandedProducer[index] != nil:
+                break   // run with the instruction that makes its source
             case let .add(_, a, b, shift, ma, mb, mo, subtract, lo, hi) where !keep && bandedRequantizes[index] != nil:
-                let r = bandedRequantizes[index]!
+                let r = bandedRequantizes[index]![0]
                 guard case let .requantize(rd, _, _) = p.instructions[r] else { preconditionFailure("banded requantize") }
                 let tables = requants[r]!.tables
                 let (la, lb, lr) = (lay(a), lay(b), lay(rd))
