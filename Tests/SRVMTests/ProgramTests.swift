@@ -232,6 +232,7 @@ func splitProgram() -> Program {
         F.value("b2", .u8, 16, slot: 0),                             // 5
         F.value("cat", .u8, 21, slot: 1),                            // 6
         F.value("rgb", .u8, 3, slot: 0),                             // 7
+        F.value("rest8", .i8, 19, slot: 4, q: -127...127),           // 8: rest requantized (run inside conv 1's rows)
     ]
     let constants = [
         Constant(kind: .int8, values: pseudoRandom(24 * 3 * 9, -127...127, seed: 41)), Constant(kind: .int32, values: pseudoRandom(24, -900...900, seed: 42)),
@@ -249,8 +250,10 @@ func splitProgram() -> Program {
               requant: Requantization(positive: [QuantMultiplier(3.0)], clampMin: -20000, clampMax: 20000), padValues: nil),
         .sliceChannels(dst: 2, src: 1, start: 0),
         .sliceChannels(dst: 3, src: 1, start: 5),
-        .conv(dst: 4, src: 3, params: p3(16, 19), weights: 2, weightBits: 8, bias: 3,
-              requant: Requantization(positive: [QuantMultiplier(0.00002)], negative: [QuantMultiplier(0.000005)], clampMin: -127, clampMax: 127), padValues: nil),
+        .requantize(dst: 8, src: 3, requant: Requantization(positive: (0..<19).map { QuantMultiplier(0.004 + 0.0003 * Double($0)) },
+                                                            clampMin: -127, clampMax: 127)),
+        .conv(dst: 4, src: 8, params: p3(16, 19), weights: 2, weightBits: 8, bias: 3,
+              requant: Requantization(positive: [QuantMultiplier(0.003)], negative: [QuantMultiplier(0.0008)], clampMin: -127, clampMax: 127), padValues: nil),
         .conv(dst: 5, src: 4, params: p3(16, 16, group: 4), weights: 4, weightBits: 8, bias: 5,
               requant: Requantization(positive: [QuantMultiplier(0.02)], clampMin: 0, clampMax: 255), padValues: nil),
         .concat(dst: 6, sources: [2, 5], multipliers: [QuantMultiplier(0.01), nil], clampMin: 0, clampMax: 255),
@@ -259,7 +262,7 @@ func splitProgram() -> Program {
         .outputPixels(src: 7),
     ]
     let meta = ModelMetadata(modelName: "split", scale: 1, channelOrder: .rgb, valueRange: 255, inputName: "in", outputName: "out", sourceBytes: 1)
-    return Program(metadata: meta, values: values, constants: constants, instructions: instructions, slotCount: 4)
+    return Program(metadata: meta, values: values, constants: constants, instructions: instructions, slotCount: 5)
 }
 
 final class SplitViewTests: XCTestCase {
@@ -269,6 +272,8 @@ final class SplitViewTests: XCTestCase {
         // b2 (a conv, copied by the concat, clamp 0...255 inside the concat's) is stored in place;
         // the requantized slice is copied into the channels before it.
         XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).concatPartsStoredByConvs, 1)
+        // The slice's requantize runs inside the first conv's rows.
+        XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).bandedRequantizeCount, 1)
         let image = testImage(width: 31, height: 13, seed: 9)
         let reference = try VirtualMachine(program: p, kernels: .reference, threads: 1).run(image)
         XCTAssertGreaterThan(Set(reference.pixels).count, 16, "a flat output would make the comparison vacuous")
