@@ -42,12 +42,12 @@ struct AddOperandScale {
     }
 }
 
-/// addPixelsAVX2's result, 16 lanes at a time; every multiplier's exponent must be ≤ 0 and
-/// neither operand a broadcast.
+/// addPixelsAVX2's result, 16 lanes at a time; every multiplier's exponent must be ≤ 0 and a
+/// not a broadcast (b may be).
 public func addPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, first: Int, pixels: Int,
                             a: ElementwiseOperand, b: ElementwiseOperand, leftShift: Int,
                             ma: QuantMultiplier, mb: QuantMultiplier, mo: QuantMultiplier, subtract: Bool, lo: Int32, hi: Int32) {
-    precondition(ma.shift <= 0 && mb.shift <= 0 && mo.shift <= 0 && !a.broadcast && !b.broadcast, "addPixelsAVX512: no left shifts, no broadcasts")
+    precondition(ma.shift <= 0 && mb.shift <= 0 && mo.shift <= 0 && !a.broadcast, "addPixelsAVX512: no left shifts, a not broadcast")
     let sa = AddOperandScale(ma, leftShift: leftShift, operandBytes: a.type.byteWidth)
     let sb = AddOperandScale(mb, leftShift: leftShift, operandBytes: b.type.byteWidth)
     let om = _mm512_set1_epi32(mo.mantissa), or = _mm512_set1_epi32(Int32(-Int(mo.shift)))
@@ -55,12 +55,14 @@ public func addPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType
     let L = _mm_cvtsi32_si128(Int32(leftShift))
     let db = dstType.byteWidth, ab = a.type.byteWidth, bb = b.type.byteWidth
     let wide = stride / 16 * 16
+    // A broadcast b (one pixel for all, IMDN's x − mean) is scaled once, not once per pixel.
+    let scaledB: [__m512i] = b.broadcast ? Swift.stride(from: 0, to: wide, by: 16).map { sb.apply(load16Lanes(b.base + $0 * bb, b.type), L) } : []
     for p in first..<(first + pixels) {
         let pa = a.base + p * a.stride * ab, pb = b.base + p * b.stride * bb, pd = dst + p * stride * db
         var c = 0
         while c < wide {
             let ta = sa.apply(load16Lanes(pa + c * ab, a.type), L)
-            let tb = sb.apply(load16Lanes(pb + c * bb, b.type), L)
+            let tb = b.broadcast ? scaledB[c / 16] : sb.apply(load16Lanes(pb + c * bb, b.type), L)
             let s = subtract ? _mm512_sub_epi32(ta, tb) : _mm512_add_epi32(ta, tb)
             store16Lanes(_mm512_min_epi32(_mm512_max_epi32(requantize16(s, mantissa: om, right: or), vlo), vhi), pd + c * db, dstType)
             c += 16

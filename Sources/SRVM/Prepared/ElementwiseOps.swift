@@ -55,7 +55,7 @@ func addHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, a: UnsafeRawPointer,
         let oa = ElementwiseOperand(base: a, type: la.type, stride: la.stride, broadcast: false)
         let ob = ElementwiseOperand(base: b, type: lb.type, stride: lb.stride, broadcast: broadcast)
         // 16 lanes where the CPU has AVX-512 and no multiplier shifts left.
-        let wide = isa == .avx512 && !broadcast && ma.shift <= 0 && mb.shift <= 0 && mo.shift <= 0
+        let wide = isa == .avx512 && ma.shift <= 0 && mb.shift <= 0 && mo.shift <= 0
         parallelRows(d, threads: threads) { rows in
             if wide {
                 addPixelsAVX512(dst: dst, d.type, stride: d.stride, first: rows.lowerBound * d.width, pixels: rows.count * d.width,
