@@ -101,8 +101,7 @@ extension PreparedConv {
                     afterRows: ((Range<Int>) -> Void)? = nil) {
         #if arch(x86_64)
         srvm_amx_configure(Int32(plan.kBytes))
-        let q = params
-        let kh = Int(q.kernelHeight), sy = Int(q.strideY), dy = Int(q.dilationY), pt = Int(q.padTop), sx = Int(q.strideX)
+        let sx = Int(params.strideX)
         let H = srcLayout.height, W = srcLayout.width, Wo = dstLayout.width, T = plan.tileTaps
         let S = srcLayout.stride
         let split = plan.format == Int32(SRVM_AMX_SPLIT16)
@@ -135,7 +134,7 @@ extension PreparedConv {
         defer { acc.deallocate() }
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 2048, alignment: 64)
         defer { scratch.deallocate() }
-        let stagedRows = split ? (amxRowsPerChunk - 1) * sy + (kh - 1) * dy + 1 : 0
+        let stagedRows = split ? windowRows(forOutputRows: amxRowsPerChunk) : 0
         let stage = UnsafeMutableRawPointer.allocate(byteCount: stagedRows * rowBytes + 64, alignment: 64)
         defer { stage.deallocate() }
         let tables = plan.requant.tables
@@ -143,10 +142,9 @@ extension PreparedConv {
         var yc = rows.lowerBound
         while yc < rows.upperBound {
             let ye = min(yc + amxRowsPerChunk, rows.upperBound)
-            let firstRow = yc * sy - pt
+            let (firstRow, insideRows) = inputWindow(yc..<ye, height: H)
             if split {
-                let lastRow = (ye - 1) * sy - pt + (kh - 1) * dy
-                for iy in stride(from: max(0, firstRow), through: min(H - 1, lastRow), by: 1) {
+                for iy in insideRows {
                     srvm_amx_split16((src + iy * W * S * 2).assumingMemoryBound(to: Int16.self),
                                      (stage + (iy - firstRow) * rowBytes).assumingMemoryBound(to: UInt8.self), W, S)
                 }

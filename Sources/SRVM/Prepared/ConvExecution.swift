@@ -55,8 +55,6 @@ extension PreparedConv {
     func runRows(_ rows: Range<Int>, src: UnsafeRawPointer, srcLayout: PixelLayout, dst: UnsafeMutableRawPointer,
                  dstLayout: PixelLayout, isa: PreparedISA, depthToSpace: (block: Int, layout: PixelLayout)? = nil,
                  afterRows: ((Range<Int>) -> Void)? = nil) {
-        let q = params
-        let kh = Int(q.kernelHeight), sy = Int(q.strideY), dy = Int(q.dilationY), pt = Int(q.padTop)
         let H = srcLayout.height, W = srcLayout.width, Wo = dstLayout.width
         let T = taps, eb = kind.elementBytes
         let pixelBytes = srcLayout.stride * eb
@@ -80,18 +78,16 @@ extension PreparedConv {
         let acc = UnsafeMutablePointer<Int32>.allocate(capacity: 16 * 4 * 8)
         defer { acc.deallocate() }
         let stages = widensSource || offsetsSource
-        let stagedRows = stages ? (rowsPerChunk - 1) * sy + (kh - 1) * dy + 1 : 0
+        let stagedRows = stages ? windowRows(forOutputRows: rowsPerChunk) : 0
         let stage = UnsafeMutableRawPointer.allocate(byteCount: stagedRows * rowBytes + 64, alignment: 64)
         defer { stage.deallocate() }
 
         var yc = rows.lowerBound
         while yc < rows.upperBound {
             let ye = min(yc + rowsPerChunk, rows.upperBound)
-            let firstRow = yc * sy - pt
+            let (firstRow, insideRows) = inputWindow(yc..<ye, height: H)
             if stages {
-                let lastRow = (ye - 1) * sy - pt + (kh - 1) * dy
-                let top = max(0, firstRow), bottom = min(H - 1, lastRow)
-                for iy in stride(from: top, through: bottom, by: 1) {
+                for iy in insideRows {
                     let from = src + iy * W * srcLayout.stride * sourceType.byteWidth, to = stage + (iy - firstRow) * rowBytes
                     if offsetsSource {
                         offsetRow(from, to: to, count: W * srcLayout.stride, offset: UInt8(truncatingIfNeeded: sourceOffset), isa: isa)
@@ -186,6 +182,20 @@ extension PreparedConv {
 }
 
 extension PreparedConv {
+    /// The input rows output rows `out` read: the window's first row (negative above the
+    /// image) and those of its rows inside the image (the ones a staged window copies).
+    func inputWindow(_ out: Range<Int>, height H: Int) -> (first: Int, inside: StrideThrough<Int>) {
+        let q = params
+        let sy = Int(q.strideY), pt = Int(q.padTop), span = (Int(q.kernelHeight) - 1) * Int(q.dilationY)
+        let first = out.lowerBound * sy - pt, last = (out.upperBound - 1) * sy - pt + span
+        return (first, stride(from: max(0, first), through: min(H - 1, last), by: 1))
+    }
+
+    /// Input rows in the window of `count` output rows (the rows a staged window holds).
+    func windowRows(forOutputRows count: Int) -> Int {
+        (count - 1) * Int(params.strideY) + (Int(params.kernelHeight) - 1) * Int(params.dilationY) + 1
+    }
+
     /// The destination type, the bytes from one output pixel to the next, and where output
     /// channel c (a block's first) of pixel (y, x) is stored: in `dst` as `dstLayout`, or through
     /// a depth_to_space of `block` into `dst` laid out as its destination (channels in DCR order).
