@@ -80,7 +80,7 @@ public final class VirtualMachine {
     var viewSlices: Int { prepared?.viewSliceCount ?? 0 }
     /// Concat sources the prepared engine's convs store straight into the concat (0 for the reference).
     var concatPartsStoredByConvs: Int { prepared?.concatPartCount ?? 0 }
-    /// Requantizes the prepared engine runs in row bands with the add before them.
+    /// Requantizes the prepared engine runs in row bands with the add or conv that makes their source.
     var bandedRequantizeCount: Int { prepared?.bandedRequantizeCount ?? 0 }
     /// Convs the prepared engine runs storing through the depth_to_space after them.
     var depthToSpaceFolds: Int { prepared?.depthToSpaceFoldCount ?? 0 }

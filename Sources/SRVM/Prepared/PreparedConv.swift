@@ -98,12 +98,16 @@ final class PreparedConv {
         widensSource = widen && !gathers   // a gather converts to the operand format itself
         offsetsSource = kind == .quadOffset && !gathers
 
-        // Chunks of up to 2 blocks per group; weights [tap][step][block][lane][k] per chunk.
+        amxPlan = amx ? AMXConvPlan(params: q, groups: G, weights: w, bias: bias, requant: r, padValues: padValues,
+                                    sourceType: sourceType, gathers: gathers) : nil
+
+        // Chunks of up to 2 blocks per group; weights [tap][step][block][lane][k] per chunk
+        // (none when the AMX tiles run the conv: they have their own packing).
         var list: [(Int, Int, Int, Int)] = []
         var offset = 0
         let tapsCount = tileTaps, steps = stepsPerTap
         let chunkBytes = { (blocks: Int) in tapsCount * steps * blocks * 32 }
-        for g in 0..<G {
+        for g in 0..<G where amxPlan == nil {
             var b = 0
             while b < blocksPerGroup {
                 let left = blocksPerGroup - b
@@ -160,7 +164,7 @@ final class PreparedConv {
             return oj < og ? g * og + oj : nil
         }
 
-        if kind == .pair && G == 1 && O <= 4 && !gathers && C >= 16 && isa.hasAVX2 {
+        if kind == .pair && G == 1 && O <= 4 && !gathers && C >= 16 && isa.hasAVX2 && amxPlan == nil {
             let v = (C + 15) / 16 * 16, T = taps
             let dw = UnsafeMutablePointer<Int16>.allocate(capacity: O * T * v)
             dw.initialize(repeating: 0, count: O * T * v)
@@ -173,9 +177,6 @@ final class PreparedConv {
         } else {
             dotWeights = nil; dotVector = 0
         }
-
-        amxPlan = amx ? AMXConvPlan(params: q, groups: G, weights: w, bias: bias, requant: r, padValues: padValues,
-                                    sourceType: sourceType, gathers: gathers) : nil
 
         let eb = kind.elementBytes
         let padBytes = ((C + 7) / 8 * 8 + 8) * eb + 64

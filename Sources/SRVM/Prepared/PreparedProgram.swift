@@ -10,8 +10,6 @@ import SRVMKernelsCommon
 final class PreparedProgram {
     let program: Program
     let isa: PreparedISA
-    /// Convs run on AMX tiles where they cover the conv (kernel set `amx`).
-    let amx: Bool
     private var convs: [Int: PreparedConv] = [:]
     private var requants: [Int: RequantTableStorage] = [:]
     private let constants: [[Int32]]
@@ -29,8 +27,9 @@ final class PreparedProgram {
     private var bandedProducer: [Int: Int] = [:]
     var bandedRequantizeCount: Int { bandedProducer.count }
 
+    /// `amx`: convs run on AMX tiles where they cover the conv (kernel set `amx`).
     init(program p: Program, isa: PreparedISA, amx: Bool = false) {
-        program = p; self.isa = isa; self.amx = amx
+        program = p; self.isa = isa
         constants = p.constants.map(\.values)
         let ranges = provenValueRanges(p)
         let n = p.instructions.count
@@ -170,8 +169,8 @@ final class PreparedProgram {
                           },
                           reads: { i in
                               let ins = p.instructions[i]
-                              // A requantize run in bands with the add before it writes while the
-                              // add still reads: the add's operands stay live through it.
+                              // A requantize run in bands with its producer (an add or a conv) writes
+                              // while the producer still reads: the producer's sources stay live through it.
                               if folds, let k = self.bandedProducer[i] {
                                   return (ins.sources + p.instructions[k].sources).map { root[Int($0)] }
                               }
