@@ -49,26 +49,24 @@ AMX_TARGET void srvm_amx_configure(int kBytes) {
     _tile_loadconfig(&c);
 }
 
-/// Where tile rows of pixel group p0 (16 pixels), tap t, read their kBytes: straight from the
-/// source with the run's stride when all 16 pointers are one strided run inside the image (the
-/// pad pixel sits only at the ends of a row's run), else gathered into `scratch` (64-byte rows;
-/// masked loads, so no byte past a pixel's channels is touched). SPLIT16 gathers its high plane
-/// at scratch + 1024.
+/// Where the tile rows of the 16 pixels from call pixel p0, tap t, read their kBytes: straight
+/// from the source with the run's stride when all 16 are inside the image, else gathered into
+/// `scratch` (64-byte rows; masked loads, so no byte past a pixel's K is touched), the pad pixel
+/// for those outside. SPLIT16 gathers its high plane at scratch + 1024.
 AMX_TARGET static inline const uint8_t *source_rows(const srvm_amx_conv_args *a, long p0, long t, long off,
                                                     uint8_t *scratch, long *stride) {
     long n = a->pixels - p0;
     if (n > 16) n = 16;
-    const uint8_t *first = a->pointers[p0 * a->taps + t];
-    if (n == 16) {
-        const uint8_t *last = a->pointers[(p0 + 15) * a->taps + t];
-        if (first != a->pad && last != a->pad && last == first + 15 * a->pixelStride) {
-            *stride = a->pixelStride;
-            return first + off;
-        }
+    const srvm_amx_tap *tap = &a->taps[t];
+    const long x = a->x0 + p0;
+    if (n == 16 && x >= tap->xLo && x + 16 <= tap->xHi) {
+        *stride = a->pixelStride;
+        return (const uint8_t *)(tap->base + x * a->pixelStride) + off;
     }
     __mmask64 m = a->kBytes >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << a->kBytes) - 1);
     for (long r = 0; r < 16; r++) {
-        const uint8_t *p = (r < n ? a->pointers[(p0 + r) * a->taps + t] : a->pad) + off;
+        const int inside = r < n && x + r >= tap->xLo && x + r < tap->xHi;
+        const uint8_t *p = (inside ? (const uint8_t *)(tap->base + (x + r) * a->pixelStride) : a->pad) + off;
         _mm512_store_si512((void *)(scratch + r * 64), _mm512_maskz_loadu_epi8(m, p));
         if (a->format == SRVM_AMX_SPLIT16)
             _mm512_store_si512((void *)(scratch + 1024 + r * 64), _mm512_maskz_loadu_epi8(m, p + a->hiOffset));
@@ -77,24 +75,25 @@ AMX_TARGET static inline const uint8_t *source_rows(const srvm_amx_conv_args *a,
     return scratch;
 }
 
-/// Byte sources: up to 32 pixels, the second 16 in source tile 5, u8 x s8 (tdpbusd) or s8 x s8
-/// (tdpbssd) into tiles 0-3 = (pixel group, half). Split s16 sources: up to 16 pixels,
-/// x·w = lo·w + 256·(hi·w) with lo = x & 255 (u8, tile 4, tdpbusd into tiles 0, 1) and
-/// hi = x >> 8 (s8, tile 5, tdpbssd into tiles 2, 3); the int32 sums wrap like the reference's, so
-/// joining them is exact. Weights: tile 6 for the first half of the outputs, 7 for the second.
-AMX_TARGET static void conv_tiles(const srvm_amx_conv_args *a) {
-    const int split = a->format == SRVM_AMX_SPLIT16, two = !split && a->pixels > 16, both = a->halves == 2;
+/// One group of up to 32 pixels (byte sources) or 16 (split s16) from call pixel p0 into acc.
+/// Byte sources: the second 16 in source tile 5, u8 x s8 (tdpbusd) or s8 x s8 (tdpbssd) into
+/// tiles 0-3 = (pixel group, half). Split s16 sources: x·w = lo·w + 256·(hi·w) with lo = x & 255
+/// (u8, tile 4, tdpbusd into tiles 0, 1) and hi = x >> 8 (s8, tile 5, tdpbssd into tiles 2, 3);
+/// the int32 sums wrap like the reference's, so joining them is exact. Weights: tile 6 for the
+/// first half of the outputs, 7 for the second.
+AMX_TARGET static void conv_tiles(const srvm_amx_conv_args *a, long p0, int32_t *acc) {
+    const int split = a->format == SRVM_AMX_SPLIT16, two = !split && a->pixels - p0 > 16, both = a->halves == 2;
     const long bBytes = a->kBytes / 4 * 64;
     const int8_t *w = a->weights;
     _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
-    for (long t = 0; t < a->taps; t++) {
+    for (long t = 0; t < a->tapCount; t++) {
         for (long s = 0; s < a->kSteps; s++) {
-            const long off = a->channelOffset + s * a->kBytes;
+            const long off = s * a->kBytes;
             long stride;
-            const uint8_t *x = source_rows(a, 0, t, off, a->scratch, &stride);
+            const uint8_t *x = source_rows(a, p0, t, off, a->scratch, &stride);
             _tile_loadd(4, x, stride);
             if (split) _tile_loadd(5, x == a->scratch ? x + 1024 : x + a->hiOffset, stride);
-            if (two) { x = source_rows(a, 16, t, off, a->scratch + 1024, &stride); _tile_loadd(5, x, stride); }
+            if (two) { x = source_rows(a, p0 + 16, t, off, a->scratch + 1024, &stride); _tile_loadd(5, x, stride); }
             _tile_loadd(6, w, 64);
             if (both) _tile_loadd(7, w + bBytes, 64);
             w += a->halves * bBytes;
@@ -114,24 +113,27 @@ AMX_TARGET static void conv_tiles(const srvm_amx_conv_args *a) {
         }
     }
     const long row = a->halves * 16;   // int32 per acc row
-    _tile_stored(0, a->acc, row * 4);
-    if (both) _tile_stored(1, a->acc + 16, row * 4);
+    _tile_stored(0, acc, row * 4);
+    if (both) _tile_stored(1, acc + 16, row * 4);
     if (two) {
-        _tile_stored(2, a->acc + 16 * row, row * 4);
-        if (both) _tile_stored(3, a->acc + 16 * row + 16, row * 4);
+        _tile_stored(2, acc + 16 * row, row * 4);
+        if (both) _tile_stored(3, acc + 16 * row + 16, row * 4);
     }
     if (split) {
         int32_t high[16 * 32] __attribute__((aligned(64)));
         _tile_stored(2, high, row * 4);
         if (both) _tile_stored(3, high + 16, row * 4);
         for (long i = 0; i < 16 * row; i += 16) {
-            __m512i lo = _mm512_loadu_si512((const void *)(a->acc + i)), hi = _mm512_load_si512((const void *)(high + i));
-            _mm512_storeu_si512((void *)(a->acc + i), _mm512_add_epi32(lo, _mm512_slli_epi32(hi, 8)));
+            __m512i lo = _mm512_loadu_si512((const void *)(acc + i)), hi = _mm512_load_si512((const void *)(high + i));
+            _mm512_storeu_si512((void *)(acc + i), _mm512_add_epi32(lo, _mm512_slli_epi32(hi, 8)));
         }
     }
 }
 
-AMX_TARGET void srvm_amx_conv(const srvm_amx_conv_args *a) { conv_tiles(a); }
+AMX_TARGET void srvm_amx_conv(const srvm_amx_conv_args *a) {
+    const long group = a->format == SRVM_AMX_SPLIT16 ? 16 : 32, row = a->halves * 16;
+    for (long p0 = 0; p0 < a->pixels; p0 += group) conv_tiles(a, p0, a->acc + p0 * row);
+}
 
 AMX_TARGET void srvm_amx_split16(const int16_t *src, uint8_t *dst, long pixels, long channels) {
     for (long p = 0; p < pixels; p++) {

@@ -127,7 +127,6 @@ public func requantizeTileAVX512(_ acc: UnsafePointer<Int32>, pixels: Int, block
     _ acc: UnsafePointer<Int32>, _ pixels: Int, _ blocks: Int, _ t: RequantTables, _ channel: Int, _ validChannels: Int,
     _ out: UnsafeMutableRawPointer, _ pixelBytes: Int, _ type: StorageType, _ variant: V.Type) {
     let eb = type.byteWidth
-    let upper = _mm512_set_epi64(7, 6, 5, 4, 7, 6, 5, 4)
     // Block pair by block pair, its lanes loaded once for all the tile's pixels; the store type
     // is chosen once per pair, outside the pixel loop.
     var m = 0
@@ -149,12 +148,15 @@ public func requantizeTileAVX512(_ acc: UnsafePointer<Int32>, pixels: Int, block
                 for p in 0..<pixels { _mm512_storeu_si512(o + p &* pixelBytes, value(p)) }
             }
         } else {
-            for p in 0..<pixels {
-                let v = value(p), at = o + p &* pixelBytes
-                storeLanesAVX2(_mm512_castsi512_si256(v), at, count: min(8, count), type: type)
-                if count > 8 {
-                    storeLanesAVX2(_mm512_castsi512_si256(_mm512_permutexvar_epi64(upper, v)), at + 8 &* eb, count: count &- 8, type: type)
-                }
+            // The last channels: masked stores write only the real ones.
+            let mask = __mmask16((1 << count) &- 1)
+            switch type {
+            case .u8, .i8:
+                for p in 0..<pixels { _mm_mask_storeu_epi8(o + p &* pixelBytes, mask, _mm512_cvtepi32_epi8(value(p))) }
+            case .i16:
+                for p in 0..<pixels { _mm256_mask_storeu_epi16(o + p &* pixelBytes, mask, _mm512_cvtepi32_epi16(value(p))) }
+            case .i32:
+                for p in 0..<pixels { _mm512_mask_storeu_epi32(o + p &* pixelBytes, mask, value(p)) }
             }
         }
         m &+= 2

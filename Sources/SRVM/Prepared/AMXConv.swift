@@ -9,14 +9,18 @@ import SRVMKernelsAVX512
 /// per call, every source byte format exact (u8 x s8 tdpbusd, s8 x s8 tdpbssd, s16 as a low and a
 /// high byte plane), then the AVX-512 epilogue. Built for every conv of one group (after the
 /// dense form of a few narrow groups); outputs are padded to a multiple of 16 with zero weights
-/// (the epilogue stores only the real ones); an RGB head with byte sources runs on its gathered
-/// (im2col) rows as one tap.
+/// (the epilogue stores only the real ones). A byte conv with few channels (an RGB head) merges
+/// each kernel row's taps into one K vector: its source rows are staged with their pad columns,
+/// so a kernel row's kw pixels are kw·S adjacent bytes, and a strided tile load reads them for 16
+/// pixels at once (no gather, no border case).
 final class AMXConvPlan {
     let format: Int32
     /// Input bytes per K step (the sources' tile width, a multiple of 4, ≤ 64) and K steps per
     /// tap: kSteps·kBytes covers the tap's channels (the gathered vector for a head), and what it
     /// reads past them meets zero weights.
     let kBytes: Int, kSteps: Int
+    /// Taps merged by kernel row (see the type's comment): the tiles loop over kh tap rows.
+    let mergesRows: Bool
     let outputs: Int
     /// [chunk of 32][tap][kStep][half][kBytes/4][16][4] s8, zero past the inputs and outputs.
     let weights: UnsafeMutablePointer<Int8>
@@ -25,9 +29,7 @@ final class AMXConvPlan {
     let requant: RequantTableStorage
     let padValues: [Int32]
     let channels: Int
-    /// An RGB head on its gathered rows: the bytes of one pixel's gathered vector (else 0).
-    let gatherBytes: Int
-    /// Taps the tiles loop over (1 for a gathered head).
+    /// Taps the tiles loop over (kernel rows when mergesRows).
     let tileTaps: Int
     /// Pixels one call covers: two source tiles of 16 for bytes, one for split s16 (its two
     /// planes take both source tiles).
@@ -35,24 +37,34 @@ final class AMXConvPlan {
     /// How `srvm info` and `srvm microbench` name this operand format.
     var formatName: String { ["amx u8", "amx s8", "amx split s16"][Int(format)] }
 
+    /// Whether a conv merges its taps by kernel row: byte sources, adjacent columns (dilation 1),
+    /// and a kernel row that fits one K step, or few channels (a head, which the vector tiles
+    /// gather): fewer, fuller tile products than one per tap.
+    static func mergesRows(params q: ConvParameters, sourceType: StorageType) -> Bool {
+        let kw = Int(q.kernelWidth), S = (Int(q.inputChannels) + 7) / 8 * 8
+        return (sourceType == .u8 || sourceType == .i8) && q.group == 1 && kw > 1 && q.dilationX == 1
+            && (kw * S <= 64 || q.inputChannels <= 4)
+    }
+
     init?(params q: ConvParameters, groups: Int, weights w: [Int32], bias: [Int32], requant r: Requantization,
-          padValues pads: [Int32]?, sourceType: StorageType, gathers: Bool) {
+          padValues pads: [Int32]?, sourceType: StorageType) {
         let C = Int(q.inputChannels), O = Int(q.outputChannels), taps = Int(q.kernelHeight * q.kernelWidth)
+        let kw = Int(q.kernelWidth), S = (C + 7) / 8 * 8
         guard groups == 1 else { return nil }
         switch sourceType {
         case .u8: format = Int32(SRVM_AMX_U8)
         case .i8: format = Int32(SRVM_AMX_S8)
-        case .i16 where !gathers: format = Int32(SRVM_AMX_SPLIT16)
+        case .i16: format = Int32(SRVM_AMX_SPLIT16)
         default: return nil
         }
-        // K per tap in quads, split into steps of at most 16 quads (64 bytes).
-        let K = gathers ? taps * C : C
+        let merged = Self.mergesRows(params: q, sourceType: sourceType)
+        mergesRows = merged
+        // K per tap (or tap row) in quads, split into steps of at most 16 quads (64 bytes).
+        let K = merged ? kw * S : C
         let quads = (K + 3) / 4
         kSteps = (quads + 15) / 16
         kBytes = 4 * ((quads + kSteps - 1) / kSteps)
-        tileTaps = gathers ? 1 : taps
-        // A word copy per tap spills up to 4 bytes past the tap's channels (ConvExecution.gatherRow).
-        gatherBytes = gathers ? max(kSteps * kBytes, (taps - 1) * C + 4 + 3) / 4 * 4 : 0
+        tileTaps = merged ? Int(q.kernelHeight) : taps
         outputs = O; channels = C
         padValues = pads ?? [Int32](repeating: 0, count: C)
         let bBytes = kBytes * 16
@@ -60,23 +72,24 @@ final class AMXConvPlan {
         let chunkCount = (O + 31) / 32
         weights = .allocate(capacity: chunkCount * chunkBytes)
         weights.initialize(repeating: 0, count: chunkCount * chunkBytes)
-        // The file's weight of output oc, element ic of a tap's K (the gathered vector's element
-        // ic is tap ic / C, channel ic % C).
+        // The file's weight of output oc, element ic of tap t's K (of kernel row t's K when
+        // merged: element ic is column ic / S, channel ic % S; zero on the channel padding).
         func weight(_ oc: Int, tap t: Int, _ ic: Int) -> Int8 {
             guard oc < O, ic < K else { return 0 }
-            let (tap, c) = gathers ? (ic / C, ic % C) : (t, ic)
-            return Int8(w[(oc * C + c) * taps + tap])
+            let (tap, c) = merged ? (t * kw + ic / S, ic % S) : (t, ic)
+            return c < C ? Int8(w[(oc * C + c) * taps + tap]) : 0
         }
+        let tapCount = tileTaps, steps = kSteps, stepBytes = kBytes
         for chunk in 0..<chunkCount {
             let halves = (O - chunk * 32) > 16 ? 2 : 1
             var at = chunk * chunkBytes
-            for t in 0..<tileTaps {
-                for s in 0..<kSteps {
+            for t in 0..<tapCount {
+                for s in 0..<steps {
                     for h in 0..<halves {
-                        for row in 0..<(kBytes / 4) {
+                        for row in 0..<(stepBytes / 4) {
                             for o in 0..<16 {
                                 for j in 0..<4 {
-                                    weights[at + row * 64 + o * 4 + j] = weight(chunk * 32 + h * 16 + o, tap: t, s * kBytes + row * 4 + j)
+                                    weights[at + row * 64 + o * 4 + j] = weight(chunk * 32 + h * 16 + o, tap: t, s * stepBytes + row * 4 + j)
                                 }
                             }
                         }
@@ -93,6 +106,8 @@ final class AMXConvPlan {
 
 /// Output rows a thread computes between refreshes of its split s16 input rows.
 private let amxRowsPerChunk = 8
+/// Output pixels of one row per AMX call (its int32 sums, 16 KiB, stay in L1 for the epilogue).
+private let amxPixelsPerCall = 128
 
 extension PreparedConv {
     /// runRows on AMX tiles: the same bytes as the vector tiles and the reference kernel.
@@ -101,12 +116,13 @@ extension PreparedConv {
                     afterRows: ((Range<Int>) -> Void)? = nil) {
         #if arch(x86_64)
         srvm_amx_configure(Int32(plan.kBytes))
-        let sx = Int(params.strideX)
+        let sx = Int(params.strideX), sy = Int(params.strideY), dy = Int(params.dilationY)
         let H = srcLayout.height, W = srcLayout.width, Wo = dstLayout.width, T = plan.tileTaps
-        let S = srcLayout.stride
-        let split = plan.format == Int32(SRVM_AMX_SPLIT16)
-        // The operand format's pixel: S bytes, or S low bytes then S high bytes (split s16).
-        let pixelBytes = split ? 2 * S : S
+        let S = srcLayout.stride, C = plan.channels
+        let split = plan.format == Int32(SRVM_AMX_SPLIT16), merged = plan.mergesRows
+        // The operand format's pixel: S bytes, or S low bytes then S high bytes (split s16); a
+        // merged conv's staged pixel holds its channels in whole quads.
+        let pixelBytes = split ? 2 * S : (merged ? (C + 7) / 8 * 8 : S)
         let rowBytes = W * pixelBytes
         let (dstType, pixelStep, store) = outputAddressing(dst: dst, dstLayout: dstLayout, depthToSpace: depthToSpace)
 
@@ -115,28 +131,31 @@ extension PreparedConv {
         let pad = UnsafeMutableRawPointer.allocate(byteCount: padBytes, alignment: 64)
         defer { pad.deallocate() }
         pad.initializeMemory(as: UInt8.self, repeating: 0, count: padBytes)
-        for c in 0..<plan.channels {
+        for c in 0..<C {
             let v = plan.padValues[c]
             pad.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: c, as: UInt8.self)
             if split { pad.storeBytes(of: UInt8(truncatingIfNeeded: v >> 8), toByteOffset: S + c, as: UInt8.self) }
         }
-        let pointers = UnsafeMutablePointer<UnsafeRawPointer>.allocate(capacity: (Wo + 1) * T)
-        defer { pointers.deallocate() }
-        // A gathered head: one row of gathered vectors, zero past each one's elements.
-        let gatherBytes = plan.gatherBytes
-        let gathered = UnsafeMutableRawPointer.allocate(byteCount: max(64, (Wo + 1) * gatherBytes + 64), alignment: 64)
-        defer { gathered.deallocate() }
-        if gatherBytes > 0 {
-            gathered.initializeMemory(as: UInt8.self, repeating: 0, count: (Wo + 1) * gatherBytes + 64)
-            for x in 0...Wo { pointers[x] = UnsafeRawPointer(gathered + x * gatherBytes) }
-        }
-        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: 32 * 32)
+        let taps = UnsafeMutablePointer<srvm_amx_tap>.allocate(capacity: T)
+        defer { taps.deallocate() }
+        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: amxPixelsPerCall * 32)
         defer { acc.deallocate() }
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 2048, alignment: 64)
         defer { scratch.deallocate() }
-        let stagedRows = split ? windowRows(forOutputRows: amxRowsPerChunk) : 0
-        let stage = UnsafeMutableRawPointer.allocate(byteCount: stagedRows * rowBytes + 64, alignment: 64)
+        // Staged input rows: split s16 planes, or a merged conv's rows with their pad columns
+        // (column ix + padLeft holds input column ix) and a K step of slack past the last.
+        let padLeft = Int(params.padLeft), kw = Int(params.kernelWidth)
+        let stageColumns = merged ? max((Wo - 1) * sx + kw, padLeft + W) : W
+        let stageRowBytes = merged ? stageColumns * pixelBytes : rowBytes
+        let stagedRows = split || merged ? windowRows(forOutputRows: amxRowsPerChunk) : 0
+        let stage = UnsafeMutableRawPointer.allocate(byteCount: stagedRows * stageRowBytes + 128, alignment: 64)
         defer { stage.deallocate() }
+        stage.initializeMemory(as: UInt8.self, repeating: 0, count: stagedRows * stageRowBytes + 128)
+        // A merged conv's row of pad pixels, the source of every staged pad column and row.
+        let padRow = UnsafeMutableRawPointer.allocate(byteCount: merged ? stageRowBytes : 1, alignment: 64)
+        defer { padRow.deallocate() }
+        if merged { for x in 0..<stageColumns { (padRow + x * pixelBytes).copyMemory(from: pad, byteCount: pixelBytes) } }
+        let sourceBytes = S * srcLayout.type.byteWidth
         let tables = plan.requant.tables
 
         var yc = rows.lowerBound
@@ -148,14 +167,30 @@ extension PreparedConv {
                     srvm_amx_split16((src + iy * W * S * 2).assumingMemoryBound(to: Int16.self),
                                      (stage + (iy - firstRow) * rowBytes).assumingMemoryBound(to: UInt8.self), W, S)
                 }
+            } else if merged {
+                for r in 0..<windowRows(forOutputRows: ye - yc) {
+                    let iy = firstRow + r, to = stage + r * stageRowBytes
+                    guard iy >= 0 && iy < H else { to.copyMemory(from: padRow, byteCount: stageRowBytes); continue }
+                    to.copyMemory(from: padRow, byteCount: padLeft * pixelBytes)
+                    let from = src + iy * W * sourceBytes, inner = to + padLeft * pixelBytes
+                    if sourceBytes == pixelBytes {
+                        inner.copyMemory(from: from, byteCount: W * pixelBytes)
+                    } else {
+                        // A view's channels inside wider pixels.
+                        for x in 0..<W { (inner + x * pixelBytes).copyMemory(from: from + x * sourceBytes, byteCount: C) }
+                    }
+                    let right = stageColumns - padLeft - W
+                    if right > 0 { (inner + W * pixelBytes).copyMemory(from: padRow, byteCount: right * pixelBytes) }
+                }
             }
             for y in yc..<ye {
-                if gatherBytes > 0 {
-                    gatherRow(y, src: src, srcLayout: srcLayout, gathered: gathered, gatherBytes: gatherBytes,
-                              outputWidth: Wo, elementBytes: 1, wordCopies: true, pad: UnsafeRawPointer(pad))
+                if merged {
+                    // Kernel row ky of pixel x: staged row (y − yc)·sy + ky·dy, columns x·sx ..< x·sx + kw.
+                    for ky in 0..<T {
+                        taps[ky] = srvm_amx_tap(base: Int(bitPattern: stage + ((y - yc) * sy + ky * dy) * stageRowBytes), xLo: 0, xHi: Wo)
+                    }
                 } else {
-                    fillTapPointers(pointers, outputRow: y, outputWidth: Wo, inputHeight: H, inputWidth: W,
-                                    pixelBytes: pixelBytes, pad: UnsafeRawPointer(pad)) { iy in
+                    fillTapRuns(taps, outputRow: y, outputWidth: Wo, inputHeight: H, inputWidth: W, pixelBytes: pixelBytes) { iy in
                         split ? UnsafeRawPointer(stage + (iy - firstRow) * rowBytes) : src + iy * rowBytes
                     }
                 }
@@ -164,14 +199,13 @@ extension PreparedConv {
                     let valid = min(32, plan.outputs - chunk * 32), halves = valid > 16 ? 2 : 1
                     var x0 = 0
                     while x0 < Wo {
-                        let n = min(plan.maxPixels, Wo - x0)
+                        let n = min(amxPixelsPerCall, Wo - x0)
                         var args = srvm_amx_conv_args(
-                            pointers: UnsafeRawPointer(pointers + x0 * T).assumingMemoryBound(to: UnsafePointer<UInt8>?.self),
-                            pad: UnsafeRawPointer(pad).assumingMemoryBound(to: UInt8.self),
+                            taps: UnsafePointer(taps), pad: UnsafeRawPointer(pad).assumingMemoryBound(to: UInt8.self),
                             weights: UnsafePointer(plan.weights + chunk * plan.chunkBytes), acc: acc,
                             scratch: scratch.assumingMemoryBound(to: UInt8.self),
-                            taps: T, pixels: n, halves: halves, kBytes: plan.kBytes, kSteps: plan.kSteps,
-                            channelOffset: 0, pixelStride: gatherBytes > 0 ? gatherBytes : sx * pixelBytes, hiOffset: S, format: plan.format)
+                            x0: x0, pixels: n, tapCount: T, halves: halves, kBytes: plan.kBytes, kSteps: plan.kSteps,
+                            pixelStride: sx * pixelBytes, hiOffset: S, format: plan.format)
                         srvm_amx_conv(&args)
                         requantizeTileAVX512(acc, pixels: n, blocks: 2 * halves, tables, channel: chunk * 32,
                                              validChannels: valid, out: store(y, x0, chunk * 32),
@@ -185,5 +219,29 @@ extension PreparedConv {
             yc = ye
         }
         #endif
+    }
+}
+
+extension PreparedConv {
+    /// Where every tap of output row `y` reads (`row(iy)` is input row iy's first pixel; only
+    /// called for rows inside the image): tap t of pixel x reads column x·sx + off, inside the
+    /// image for x in xLo ..< xHi, the pad pixel elsewhere and on rows outside the image.
+    func fillTapRuns(_ taps: UnsafeMutablePointer<srvm_amx_tap>, outputRow y: Int, outputWidth Wo: Int,
+                     inputHeight H: Int, inputWidth W: Int, pixelBytes: Int, row: (Int) -> UnsafeRawPointer) {
+        let q = params
+        let kh = Int(q.kernelHeight), kw = Int(q.kernelWidth)
+        let sy = Int(q.strideY), sx = Int(q.strideX), dy = Int(q.dilationY), dx = Int(q.dilationX)
+        let pt = Int(q.padTop), pl = Int(q.padLeft)
+        for ky in 0..<kh {
+            let iy = y * sy - pt + ky * dy
+            let inside = iy >= 0 && iy < H
+            let base = inside ? Int(bitPattern: row(iy)) : 0
+            for kx in 0..<kw {
+                let off = kx * dx - pl
+                let xLo = inside ? min(Wo, off >= 0 ? 0 : (sx - 1 - off) / sx) : 0
+                let xHi = inside && W - 1 - off >= 0 ? max(xLo, min(Wo, (W - 1 - off) / sx + 1)) : xLo
+                taps[ky * kw + kx] = srvm_amx_tap(base: base &+ off &* pixelBytes, xLo: xLo, xHi: xHi)
+            }
+        }
     }
 }

@@ -99,7 +99,7 @@ final class PreparedConv {
         offsetsSource = kind == .quadOffset && !gathers
 
         amxPlan = amx ? AMXConvPlan(params: q, groups: G, weights: w, bias: bias, requant: r, padValues: padValues,
-                                    sourceType: sourceType, gathers: gathers) : nil
+                                    sourceType: sourceType) : nil
 
         // Chunks of up to 2 blocks per group; weights [tap][step][block][lane][k] per chunk
         // (none when the AMX tiles run the conv: they have their own packing).

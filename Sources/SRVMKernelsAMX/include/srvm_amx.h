@@ -20,18 +20,25 @@ enum {
     SRVM_AMX_SPLIT16 = 2,  // s16 sources staged as a low byte plane (u8) and a high one (s8): lo·w + 256·(hi·w)
 };
 
-/// One call's work: `pixels` output pixels (pointers [pixel][tap], each at its input pixel or at
-/// the pad pixel) x 16·halves output channels, int32 sums into acc [pixel][16·halves] (all 16
-/// rows of a started pixel group are written: acc holds 32 pixels).
+/// Where one tap (or merged kernel row) of a row of output pixels reads: output pixel x reads
+/// base + x·pixelStride when xLo ≤ x < xHi (inside the image), the pad pixel otherwise. `base`
+/// is an address computed for x = 0, which may lie outside the source (never read there).
 typedef struct {
-    const uint8_t *const *pointers;
+    intptr_t base;
+    long xLo, xHi;
+} srvm_amx_tap;
+
+/// One call's work: output pixels x0 ..< x0 + pixels of one row (a multiple of 32 but the last),
+/// x 16·halves output channels, int32 sums into acc [pixel][16·halves] (all 16 rows of a started
+/// pixel group are written: acc holds `pixels` rounded up to 16).
+typedef struct {
+    const srvm_amx_tap *taps;
     const uint8_t *pad;
     const int8_t *weights;   // [tap][kStep][half][kBytes/4][16][4]
     int32_t *acc;
     uint8_t *scratch;        // 64-byte aligned, 2 x 16 x 64 bytes (gathered source rows)
-    long taps, pixels, halves, kBytes, kSteps;
-    long channelOffset;      // bytes from a pointer to the first channel read
-    long pixelStride;        // bytes from one pixel of a strided run to the next (stride x pixel bytes)
+    long x0, pixels, tapCount, halves, kBytes, kSteps;
+    long pixelStride;        // bytes from one output pixel's source to the next (stride x pixel bytes)
     long hiOffset;           // SPLIT16: bytes from a pixel's low-byte plane to its high-byte plane
     int format;
 } srvm_amx_conv_args;
