@@ -125,8 +125,13 @@ func concatHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, sources: [(Unsafe
         let list = sources.map { ConcatSource(base: $0.0, type: $0.1.type, channels: $0.1.channels, stride: $0.1.stride, multiplier: $0.2) }
         list.withUnsafeBufferPointer { srcs in
             parallelRows(d, threads: threads) { rows in
-                concatPixelsAVX2(dst: dst, d.type, stride: d.stride, first: rows.lowerBound * d.width, pixels: rows.count * d.width,
-                                 sources: srcs, lo: lo, hi: hi, exact: exact)
+                if isa == .avx512 {
+                    concatPixelsAVX512(dst: dst, d.type, stride: d.stride, first: rows.lowerBound * d.width, pixels: rows.count * d.width,
+                                       sources: srcs, lo: lo, hi: hi, exact: exact)
+                } else {
+                    concatPixelsAVX2(dst: dst, d.type, stride: d.stride, first: rows.lowerBound * d.width, pixels: rows.count * d.width,
+                                     sources: srcs, lo: lo, hi: hi, exact: exact)
+                }
             }
         }
         return
