@@ -68,7 +68,7 @@ final class PreparedKernelTests: XCTestCase {
                 if usedAMX && threads == 1 {
                     covered[StorageType(rawValue: c.source.type.rawValue)!, default: 0] += 1
                     if c.params.inputChannels / c.params.group > 64 { wideK += 1 }
-                    if AMXConvPlan.mergesRows(params: c.params, sourceType: StorageType(rawValue: c.source.type.rawValue)!) { mergedRows += 1 }
+                    if AMXConvPlan.mergesRows(params: c.params, groups: PreparedConv.runGroups(c.params), sourceType: StorageType(rawValue: c.source.type.rawValue)!) { mergedRows += 1 }
                     if c.params.outputChannels % 16 != 0 { paddedOutputs += 1 }
                 }
                 if got != expected {

@@ -9,7 +9,7 @@ import SRVMKernelsAVX512
 /// per call, every source byte format exact (u8 x s8 tdpbusd, s8 x s8 tdpbssd, s16 as a low and a
 /// high byte plane), then the AVX-512 epilogue. Built for every conv of one group (after the
 /// dense form of a few narrow groups); outputs are padded to a multiple of 16 with zero weights
-/// (the epilogue stores only the real ones). A byte conv with few channels (an RGB head) merges
+/// (the epilogue stores only the real ones). A byte conv with few channels (an RGB head, XLSR's dense groups) merges
 /// each kernel row's taps into one K vector: its source rows are staged with their pad columns,
 /// so a kernel row's kw pixels are kw·S adjacent bytes, and a strided tile load reads them for 16
 /// pixels at once (no gather, no border case).
@@ -37,13 +37,13 @@ final class AMXConvPlan {
     /// How `srvm info` and `srvm microbench` name this operand format.
     var formatName: String { ["amx u8", "amx s8", "amx split s16"][Int(format)] }
 
-    /// Whether a conv merges its taps by kernel row: byte sources, adjacent columns (dilation 1),
-    /// and a kernel row that fits one K step, or few channels (a head, which the vector tiles
-    /// gather): fewer, fuller tile products than one per tap.
-    static func mergesRows(params q: ConvParameters, sourceType: StorageType) -> Bool {
-        let kw = Int(q.kernelWidth), S = (Int(q.inputChannels) + 7) / 8 * 8
-        return (sourceType == .u8 || sourceType == .i8) && q.group == 1 && kw > 1 && q.dilationX == 1
-            && (kw * S <= 64 || q.inputChannels <= 4)
+    /// Whether a conv of `groups` (as it runs) merges its taps by kernel row: byte sources,
+    /// adjacent columns (dilation 1), and fewer K steps per kernel row than per-tap steps take
+    /// (a head's 3 channels, XLSR's dense 32: kw·S bytes in ⌈kw·S/64⌉ steps against kw·⌈C/64⌉).
+    static func mergesRows(params q: ConvParameters, groups: Int, sourceType: StorageType) -> Bool {
+        let kw = Int(q.kernelWidth), C = Int(q.inputChannels), S = (C + 7) / 8 * 8
+        return (sourceType == .u8 || sourceType == .i8) && groups == 1 && kw > 1 && q.dilationX == 1
+            && (kw * S + 63) / 64 < kw * ((C + 63) / 64)
     }
 
     init?(params q: ConvParameters, groups: Int, weights w: [Int32], bias: [Int32], requant r: Requantization,
@@ -57,7 +57,7 @@ final class AMXConvPlan {
         case .i16: format = Int32(SRVM_AMX_SPLIT16)
         default: return nil
         }
-        let merged = Self.mergesRows(params: q, sourceType: sourceType)
+        let merged = Self.mergesRows(params: q, groups: groups, sourceType: sourceType)
         mergesRows = merged
         // K per tap (or tap row) in quads, split into steps of at most 16 quads (64 bytes).
         let K = merged ? kw * S : C

@@ -53,8 +53,8 @@ final class PreparedConv {
         // with block-diagonal weights: its tiles then do ≤ 4x the products in whole register
         // tiles instead of one 8-channel block per group with two steps per tap; the added
         // products are with zero weights, so the sums are the same.
-        let denseGroups = Int(q.group) > 1 && Int(q.group) <= 4 && C / Int(q.group) <= 8
-        let G = denseGroups ? 1 : Int(q.group)
+        let G = Self.runGroups(q)
+        let denseGroups = G != Int(q.group)
         let w = denseGroups ? blockDiagonalWeights(fileWeights, params: q) : fileWeights
         groups = G; groupInputs = C / G; groupOutputs = O / G
         blocksPerGroup = (groupOutputs + 7) / 8
@@ -194,6 +194,14 @@ final class PreparedConv {
     }
 
     deinit { weights.deallocate(); padPixel.deallocate(); dotWeights?.deallocate() }
+}
+
+extension PreparedConv {
+    /// The groups a conv runs as: 1 for a few narrow groups (their dense form, see init).
+    static func runGroups(_ q: ConvParameters) -> Int {
+        let G = Int(q.group)
+        return G > 1 && G <= 4 && Int(q.inputChannels) / G <= 8 ? 1 : G
+    }
 }
 
 /// Grouped weights [O][C/G][kh][kw] as dense [O][C][kh][kw]: zero outside each output's group.
