@@ -3,6 +3,7 @@ import Foundation
 import FixedPoint
 import QSRFormat
 import SRImage
+import SRRuntime
 @testable import SRVM
 
 func testImage(width: Int, height: Int, seed: UInt64) -> RGBImage {
@@ -353,6 +354,74 @@ final class RepeatedRunTests: XCTestCase {
             for k in [0, 1, 0, 1] {
                 XCTAssertTrue(try vm.run(images[k]) == references[k], "\(p.metadata.modelName), image \(k)")
             }
+        }
+    }
+}
+
+/// IMDN's contrast-aware attention: x − mean(x), its square, the mean of that, its square root,
+/// and x scaled by it. The subtraction and the square are read by nothing else, so the prepared
+/// engine runs add → mul → reduce_mean as one pass over row bands (`fusedSquareMeans`).
+func contrastProgram(wide: Bool) -> Program {
+    typealias F = Fixtures
+    let t: ElementType = wide ? .i16 : .i8
+    let q: ClosedRange<Int32> = wide ? -30000...30000 : -127...127
+    let values = [
+        F.value("x", .u8, 3, slot: 0),                       // 0
+        F.value("f", t, 16, slot: 1, q: q),                  // 1
+        F.value("mean", t, 16, F.one, F.one, slot: 2, q: q), // 2
+        F.value("dev", t, 16, slot: 3, q: q),                // 3: f − mean
+        F.value("sq", t, 16, slot: 4, q: 0...q.upperBound),  // 4: dev²
+        F.value("var", t, 16, F.one, F.one, slot: 2, q: 0...q.upperBound), // 5
+        F.value("std", .u8, 16, F.one, F.one, slot: 5),      // 6
+        F.value("att", t, 16, slot: 3, q: q),                // 7: f · std
+        F.value("rgb", .u8, 3, slot: 0),                     // 8
+    ]
+    let constants = [
+        Constant(kind: .int8, values: pseudoRandom(16 * 3 * 9, -127...127, seed: 61)), Constant(kind: .int32, values: pseudoRandom(16, -3000...3000, seed: 62)),
+        Constant(kind: .int8, values: pseudoRandom(3 * 16, -127...127, seed: 63)), Constant(kind: .int32, values: pseudoRandom(3, -90...90, seed: 64)),
+    ]
+    let head = ConvParameters(outputChannels: 16, inputChannels: 3, kernelHeight: 3, kernelWidth: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
+    let tail = ConvParameters(outputChannels: 3, inputChannels: 16, kernelHeight: 1, kernelWidth: 1, padTop: 0, padLeft: 0, padBottom: 0, padRight: 0)
+    let s = wide ? 1.0 / 256 : 1.0
+    let instructions: [Instruction] = [
+        .inputPixels(dst: 0),
+        .conv(dst: 1, src: 0, params: head, weights: 0, weightBits: 8, bias: 1,
+              requant: Requantization(positive: [QuantMultiplier(wide ? 0.3 : 0.002)], negative: [QuantMultiplier(wide ? 0.1 : 0.0007)],
+                                      clampMin: q.lowerBound, clampMax: q.upperBound), padValues: nil),
+        .reduceMean(dst: 2, src: 1, multiplier: QuantMultiplier(0.9 / 32768), clampMin: q.lowerBound, clampMax: q.upperBound),
+        .add(dst: 3, a: 1, b: 2, leftShift: 15, multiplierA: QuantMultiplier(0.5), multiplierB: QuantMultiplier(0.45),
+             multiplierOut: QuantMultiplier(2.0 / 32768), subtract: true, clampMin: q.lowerBound, clampMax: q.upperBound),
+        .mul(dst: 4, a: 3, b: 3, multiplier: QuantMultiplier(wide ? 0.00001 : 0.02), clampMin: 0, clampMax: q.upperBound),
+        .reduceMean(dst: 5, src: 4, multiplier: QuantMultiplier(1.0 / 32768), clampMin: 0, clampMax: q.upperBound),
+        .sqrt(dst: 6, src: 5, multiplier: QuantMultiplier(wide ? 0.5 : 6.0), clampMin: 0, clampMax: 255),
+        .mul(dst: 7, a: 1, b: 6, multiplier: QuantMultiplier(0.02), clampMin: q.lowerBound, clampMax: q.upperBound),
+        .conv(dst: 8, src: 7, params: tail, weights: 2, weightBits: 8, bias: 3,
+              requant: Requantization(positive: [QuantMultiplier(0.05 * s)], clampMin: 0, clampMax: 255), padValues: nil),
+        .outputPixels(src: 8),
+    ]
+    let meta = ModelMetadata(modelName: "contrast", scale: 1, channelOrder: .rgb, valueRange: 255, inputName: "in", outputName: "out", sourceBytes: 1)
+    return Program(metadata: meta, values: values, constants: constants, instructions: instructions, slotCount: 6)
+}
+
+final class FusedSquareMeanTests: XCTestCase {
+    func testContrastAttentionComputesTheReferencePixels() throws {
+        for wide in [false, true] {
+            let p = contrastProgram(wide: wide)
+            XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).fusedSquareMeanCount, CPUFeatures.hasAVX2 ? 1 : 0)
+            // Tall enough for several 4-row bands per thread, and a last band of 1 row.
+            let image = testImage(width: 21, height: 29, seed: 12)
+            let reference = try VirtualMachine(program: p, kernels: .reference, threads: 1).run(image)
+            XCTAssertGreaterThan(Set(reference.pixels).count, 16, "a flat output would make the comparison vacuous")
+            // The variance must not sit at a clamp bound (then a wrong sum could go unseen).
+            let variance = try VirtualMachine(program: p, kernels: .reference, threads: 1).runRaw(image).values[5]![0]
+            XCTAssertTrue(variance > 4 && variance < (wide ? 15000 : 63), "variance \(variance)")
+            for set in [KernelSet.portable, .best] {
+                for threads in [1, 2, 3] {
+                    XCTAssertEqual(try VirtualMachine(program: p, kernels: set, threads: threads).run(image), reference,
+                                   "wide \(wide) --kernels \(set) --threads \(threads)")
+                }
+            }
+            XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).runRaw(image).image, reference)
         }
     }
 }
