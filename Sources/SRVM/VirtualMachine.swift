@@ -82,8 +82,6 @@ public final class VirtualMachine {
     var concatPartsStoredByConvs: Int { prepared?.concatPartCount ?? 0 }
     /// Requantizes the prepared engine runs in row bands with the add or conv that makes their source.
     var bandedRequantizeCount: Int { prepared?.bandedRequantizeCount ?? 0 }
-    /// Fused add → mul → reduce_mean passes (PreparedProgram.fusedSquareMeans), for tests.
-    var fusedSquareMeanCount: Int { prepared?.fusedSquareMeanCount ?? 0 }
     /// Convs the prepared engine runs storing through the depth_to_space after them.
     var depthToSpaceFolds: Int { prepared?.depthToSpaceFoldCount ?? 0 }
 

@@ -205,17 +205,6 @@ private func depthToSpaceTyped<T: FixedWidthInteger>(_: T.Type, dst: UnsafeMutab
 
 /// Per-channel sums in Int64: per-thread row sums combined in row order (integer addition,
 /// so the result does not depend on the split).
-/// reduce_mean's results from per-part channel sums (`parts` runs of `stride` Int64, added in
-/// part order: integers, so any split of the pixels is exact).
-func storeMeans(_ partial: [Int64], parts: Int, stride: Int, channels: Int, count: Int, m: QuantMultiplier, lo: Int32, hi: Int32,
-                dst: UnsafeMutableRawPointer, _ type: StorageType) {
-    for c in 0..<channels {
-        var sum: Int64 = 0
-        for p in 0..<parts { sum += partial[p * stride + c] }
-        storeElement(clamp(requantize(fixedPointMean(sum: sum, count: count), m), lo, hi), dst, c, type)
-    }
-}
-
 func reduceMeanHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, src: UnsafeRawPointer, _ s: PixelLayout,
                    m: QuantMultiplier, lo: Int32, hi: Int32, isa: PreparedISA, threads: Int) {
     #if arch(x86_64)
@@ -233,8 +222,12 @@ func reduceMeanHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, src: UnsafeRa
                 }
             }
         }
-        storeMeans(partial, parts: parts, stride: s.stride, channels: s.channels, count: s.height * s.width, m: m, lo: lo, hi: hi,
-                   dst: dst, d.type)
+        let count = s.height * s.width
+        for c in 0..<s.channels {
+            var sum: Int64 = 0
+            for p in 0..<parts { sum += partial[p * s.stride + c] }
+            storeElement(clamp(requantize(fixedPointMean(sum: sum, count: count), m), lo, hi), dst, c, d.type)
+        }
         return
     }
     #endif

@@ -3,9 +3,6 @@ import QSRFormat
 import SRImage
 import SRRuntime
 import SRVMKernelsCommon
-#if arch(x86_64)
-import SRVMKernelsAVX2
-#endif
 
 /// A program prepared once for the fast kernels: every conv packed (PreparedConv), every
 /// requantize's per-channel lanes built. Running it places values in buffers (BufferPlan, reused from run to run) in the pixel
@@ -29,14 +26,6 @@ final class PreparedProgram {
     /// requantize index -> its producer's index.
     private var bandedProducer: [Int: Int] = [:]
     var bandedRequantizeCount: Int { bandedProducer.count }
-    /// add -> mul of its result by itself -> reduce_mean of that (IMDN's contrast: the mean of
-    /// (x − mean)²), neither intermediate read elsewhere: run as one pass over row bands that
-    /// keeps both intermediates in a few rows of cache and sums the squares straight away
-    /// (add index -> reduce_mean index). The integers are the unfused instructions', in order.
-    private var fusedSquareMeans: [Int: Int] = [:]
-    /// The mul and reduce_mean of a fused square mean (they run with the add).
-    private var fusedIntoSquareMean: Set<Int> = []
-    var fusedSquareMeanCount: Int { fusedSquareMeans.count }
 
     /// `amx`: convs run on AMX tiles where they cover the conv (kernel set `amx`).
     init(program p: Program, isa: PreparedISA, amx: Bool = false) {
@@ -112,18 +101,6 @@ final class PreparedProgram {
             }
             for r in bandedRequantizes[k] ?? [] { bandedProducer[r] = k }
         }
-        for k in 0..<max(0, n - 2) where isa.hasAVX2 {
-            guard case let .add(sd, a, _, _, _, _, _, _, _, _) = p.instructions[k],
-                  case let .mul(pd, x, y, _, _, _) = p.instructions[k + 1], x == sd, y == sd,
-                  case let .reduceMean(_, src, _, _, _) = p.instructions[k + 2], src == pd, p.values[Int(pd)].type != .i32,
-                  bandedRequantizes[k] == nil,
-                  p.values[Int(a)].height == p.values[Int(sd)].height && p.values[Int(a)].width == p.values[Int(sd)].width,
-                  p.instructions.indices.allSatisfy({ j in j == k + 1 || !p.instructions[j].sources.contains(sd) }),
-                  p.instructions.indices.allSatisfy({ j in j == k + 2 || !p.instructions[j].sources.contains(pd) })
-            else { continue }
-            fusedSquareMeans[k] = k + 2
-            fusedIntoSquareMean.formUnion([k + 1, k + 2])
-        }
         // A split concat's buffer is allocated by the first conv that stores into it.
         for (i, ins) in p.instructions.enumerated() {
             if let d = ins.destination, let (whole, _) = concatParts[d], concatAllocation[whole] == nil { concatAllocation[whole] = i }
@@ -192,9 +169,6 @@ final class PreparedProgram {
                           },
                           reads: { i in
                               let ins = p.instructions[i]
-                              // A fused square mean reads the add's sources at the add and writes
-                              // the mean at the reduce_mean; its intermediates have no buffers.
-                              if folds && self.fusedIntoSquareMean.contains(i) { return [] }
                               // A requantize run in bands with its producer (an add or a conv) writes
                               // while the producer still reads: the producer's sources stay live through it.
                               if folds, let k = self.bandedProducer[i] {
@@ -211,9 +185,6 @@ final class PreparedProgram {
                           },
                           allocates: { i in
                               if folds && (i == self.fusedDepthToSpace || self.viewSlices.contains(i)) { return [] }
-                              if folds && (self.fusedSquareMeans[i] != nil || (self.fusedIntoSquareMean.contains(i) && self.fusedSquareMeans[i - 1] != nil)) {
-                                  return []
-                              }
                               if let f = self.spaceFolds[i] { return [f.dst] }
                               if self.foldedDepthToSpaces.contains(i) { return [] }
                               guard let d = p.instructions[i].destination, !(folds && self.sliceViews[d] != nil) else { return [] }
@@ -252,17 +223,14 @@ final class PreparedProgram {
         }
         var kept: [ValueID: [Int32]] = [:]
         var result: RGBImage?
-        // A fused square mean's channel sums, from its add to its reduce_mean (reduce_mean index -> per-part sums).
-        var squareSums: [Int: (partial: [Int64], parts: Int)] = [:]
 
         for (index, ins) in p.instructions.enumerated() {
             let started = profile != nil ? monotonicSeconds() : 0
             // A slice read in place does nothing.
             let folded = !keep && viewSlices.contains(index)
             // A view, a folded depth_to_space and a conv storing through one have no buffer of their own.
-            let squareMean = !keep && (fusedSquareMeans[index] != nil || fusedIntoSquareMean.contains(index))
             let noBuffer = folded || (!keep && index == fusedDepthToSpace) || spaceFolds[index] != nil
-                || foldedDepthToSpaces.contains(index) || (squareMean && ins.opcode != .reduceMean)
+                || foldedDepthToSpaces.contains(index)
             let dst = noBuffer ? nil : ins.destination.map { buf($0) }
             let dl = ins.destination.map { lay($0) }
 
@@ -299,19 +267,6 @@ final class PreparedProgram {
                 }
             case .depthToSpace where foldedDepthToSpaces.contains(index):
                 break   // the conv before it stored through it
-            case let .add(sd, a, b, shift, ma, mb, mo, subtract, lo, hi) where squareMean:
-                let r = fusedSquareMeans[index]!
-                guard case let .mul(pd, _, _, m, mlo, mhi) = p.instructions[index + 1] else { preconditionFailure("fused square mean") }
-                squareSums[r] = squareMeanSums(a: buf(a), lay(a), b: buf(b), lay(b), sum: layouts[Int(sd)], square: layouts[Int(pd)],
-                                               leftShift: shift, ma: ma, mb: mb, mo: mo, subtract: subtract, lo: lo, hi: hi,
-                                               m: m, squareLo: mlo, squareHi: mhi, threads: threads)
-            case .mul where squareMean:
-                break   // run with its add
-            case let .reduceMean(_, src, m, lo, hi) where squareMean:
-                let (partial, parts) = squareSums.removeValue(forKey: index)!
-                let l = layouts[Int(src)]
-                storeMeans(partial, parts: parts, stride: l.stride, channels: l.channels, count: l.height * l.width,
-                           m: m, lo: lo, hi: hi, dst: dst!, dl!.type)
             case .requantize where !keep && bandedProducer[index] != nil:
                 break   // run with the instruction that makes its source
             case let .add(_, a, b, shift, ma, mb, mo, subtract, lo, hi) where !keep && bandedRequantizes[index] != nil:
@@ -493,44 +448,4 @@ func beforeDepthToSpace(_ v: [Int32], _ d: PixelLayout, block b: Int, crd: Bool)
         }
     }
     return out
-}
-
-extension PreparedProgram {
-    /// A fused square mean's channel sums: per thread, bands of 4 rows of the add's result
-    /// (`sum`) and of its square (`square`) in the thread's own small buffers, the squares'
-    /// channels summed as reduce_mean sums them.
-    func squareMeanSums(a: UnsafeRawPointer, _ la: PixelLayout, b: UnsafeRawPointer, _ lb: PixelLayout,
-                        sum ls: PixelLayout, square lq: PixelLayout, leftShift: UInt8, ma: QuantMultiplier, mb: QuantMultiplier,
-                        mo: QuantMultiplier, subtract: Bool, lo: Int32, hi: Int32, m: QuantMultiplier, squareLo: Int32, squareHi: Int32,
-                        threads: Int) -> (partial: [Int64], parts: Int) {
-        let H = ls.height, bandRows = 4
-        let parts = max(1, min(threads, H))
-        let broadcast = lb.height == 1 && lb.width == 1
-        var partial = [Int64](repeating: 0, count: parts * lq.stride)
-        partial.withUnsafeMutableBufferPointer { sums in
-            nonisolated(unsafe) let base = sums.baseAddress!   // each part writes its own stride of sums
-            parallelRanges(parts, threads: parts) { range in
-                let sumBand = UnsafeMutableRawPointer.allocate(byteCount: ls.band(0..<bandRows).byteCount + 64, alignment: 64)
-                let squareBand = UnsafeMutableRawPointer.allocate(byteCount: lq.band(0..<bandRows).byteCount + 64, alignment: 64)
-                defer { sumBand.deallocate(); squareBand.deallocate() }
-                for part in range {
-                    var y = H * part / parts
-                    let y1 = H * (part + 1) / parts
-                    while y < y1 {
-                        let band = y..<min(y + bandRows, y1)
-                        let (sl, ql) = (ls.band(band), lq.band(band))
-                        addHWC(dst: sumBand, sl, a: a + la.bandOffset(band), la.band(band),
-                               b: broadcast ? b : b + lb.bandOffset(band), broadcast ? lb : lb.band(band),
-                               leftShift: leftShift, ma: ma, mb: mb, mo: mo, subtract: subtract, lo: lo, hi: hi, isa: isa, threads: 1)
-                        mulHWC(dst: squareBand, ql, a: sumBand, sl, b: sumBand, sl, m: m, lo: squareLo, hi: squareHi, isa: isa, threads: 1)
-                        #if arch(x86_64)
-                        channelSumsAVX2(src: squareBand, ql.type, pixels: band.count * ql.width, stride: ql.stride, into: base + part * lq.stride)
-                        #endif
-                        y = band.upperBound
-                    }
-                }
-            }
-        }
-        return (partial, parts)
-    }
 }
