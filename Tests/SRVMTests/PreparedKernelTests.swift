@@ -59,7 +59,7 @@ final class PreparedKernelTests: XCTestCase {
         }
         var rng = SplitMix(seed: 4711)
         var covered: [StorageType: Int] = [:]
-        var wideK = 0, mergedRows = 0, paddedOutputs = 0
+        var wideK = 0, mergedRows = 0, mergedSplit = 0, paddedOutputs = 0
         for case_ in 0..<240 {
             let c = ConvCase.random(&rng, amx: true)
             let expected = c.reference()
@@ -68,7 +68,10 @@ final class PreparedKernelTests: XCTestCase {
                 if usedAMX && threads == 1 {
                     covered[StorageType(rawValue: c.source.type.rawValue)!, default: 0] += 1
                     if c.params.inputChannels / c.params.group > 64 { wideK += 1 }
-                    if AMXConvPlan.mergesRows(params: c.params, groups: PreparedConv.runGroups(c.params), sourceType: StorageType(rawValue: c.source.type.rawValue)!) { mergedRows += 1 }
+                    if AMXConvPlan.mergesRows(params: c.params, groups: PreparedConv.runGroups(c.params), sourceType: StorageType(rawValue: c.source.type.rawValue)!) {
+                        mergedRows += 1
+                        if c.source.type == .i16 { mergedSplit += 1 }
+                    }
                     if c.params.outputChannels % 16 != 0 { paddedOutputs += 1 }
                 }
                 if got != expected {
@@ -81,6 +84,7 @@ final class PreparedKernelTests: XCTestCase {
         for t in [StorageType.u8, .i8, .i16] { XCTAssertGreaterThan(covered[t] ?? 0, 15, "AMX cases with \(t) sources") }
         XCTAssertGreaterThan(wideK, 5, "AMX cases with several K steps per tap")
         XCTAssertGreaterThan(mergedRows, 5, "AMX convs with taps merged by kernel row (heads, few channels)")
+        XCTAssertGreaterThan(mergedSplit, 3, "AMX convs with s16 sources merged by kernel row (two staged planes)")
         XCTAssertGreaterThan(paddedOutputs, 15, "AMX cases with outputs padded to 16")
     }
 

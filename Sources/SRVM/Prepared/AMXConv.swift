@@ -9,10 +9,11 @@ import SRVMKernelsAVX512
 /// per call, every source byte format exact (u8 x s8 tdpbusd, s8 x s8 tdpbssd, s16 as a low and a
 /// high byte plane), then the AVX-512 epilogue. Built for every conv of one group (after the
 /// dense form of a few narrow groups); outputs are padded to a multiple of 16 with zero weights
-/// (the epilogue stores only the real ones). A byte conv with few channels (an RGB head, XLSR's dense groups) merges
-/// each kernel row's taps into one K vector: its source rows are staged with their pad columns,
-/// so a kernel row's kw pixels are kw·S adjacent bytes, and a strided tile load reads them for 16
-/// pixels at once (no gather, no border case).
+/// (the epilogue stores only the real ones). A conv with few channels (an RGB head, XLSR's dense
+/// groups) merges each kernel row's taps into one K vector: its source rows are staged with their
+/// pad columns (split s16: as a low and a high byte plane), so a kernel row's kw pixels are kw·S
+/// adjacent bytes, and a strided tile load reads them for 16 pixels at once (no gather, no
+/// border case).
 final class AMXConvPlan {
     let format: Int32
     /// Input bytes per K step (the sources' tile width, a multiple of 4, ≤ 64) and K steps per
@@ -37,12 +38,12 @@ final class AMXConvPlan {
     /// How `srvm info` and `srvm microbench` name this operand format.
     var formatName: String { ["amx u8", "amx s8", "amx split s16"][Int(format)] }
 
-    /// Whether a conv of `groups` (as it runs) merges its taps by kernel row: byte sources,
-    /// adjacent columns (dilation 1), and fewer K steps per kernel row than per-tap steps take
+    /// Whether a conv of `groups` (as it runs) merges its taps by kernel row: byte or split s16
+    /// sources, adjacent columns (dilation 1), and fewer K steps per kernel row than per-tap steps take
     /// (a head's 3 channels, XLSR's dense 32: kw·S bytes in ⌈kw·S/64⌉ steps against kw·⌈C/64⌉).
     static func mergesRows(params q: ConvParameters, groups: Int, sourceType: StorageType) -> Bool {
         let kw = Int(q.kernelWidth), C = Int(q.inputChannels), S = (C + 7) / 8 * 8
-        return (sourceType == .u8 || sourceType == .i8) && groups == 1 && kw > 1 && q.dilationX == 1
+        return sourceType != .i32 && groups == 1 && kw > 1 && q.dilationX == 1
             && (kw * S + 63) / 64 < kw * ((C + 63) / 64)
     }
 
@@ -121,8 +122,9 @@ extension PreparedConv {
         let S = srcLayout.stride, C = plan.channels
         let split = plan.format == Int32(SRVM_AMX_SPLIT16), merged = plan.mergesRows
         // The operand format's pixel: S bytes, or S low bytes then S high bytes (split s16); a
-        // merged conv's staged pixel holds its channels in whole quads.
-        let pixelBytes = split ? 2 * S : (merged ? (C + 7) / 8 * 8 : S)
+        // merged conv's staged pixel holds its channels in whole quads (split s16: in each of a
+        // staged row's two planes, low bytes then high bytes).
+        let pixelBytes = merged ? (C + 7) / 8 * 8 : (split ? 2 * S : S)
         let rowBytes = W * pixelBytes
         let (dstType, pixelStep, store) = outputAddressing(dst: dst, dstLayout: dstLayout, depthToSpace: depthToSpace)
 
@@ -146,7 +148,8 @@ extension PreparedConv {
         // (column ix + padLeft holds input column ix) and a K step of slack past the last.
         let padLeft = Int(params.padLeft), kw = Int(params.kernelWidth)
         let stageColumns = merged ? max((Wo - 1) * sx + kw, padLeft + W) : W
-        let stageRowBytes = merged ? stageColumns * pixelBytes : rowBytes
+        let planes = split ? 2 : 1, planeBytes = stageColumns * pixelBytes
+        let stageRowBytes = merged ? planes * planeBytes : rowBytes
         let stagedRows = split || merged ? windowRows(forOutputRows: amxRowsPerChunk) : 0
         let stage = UnsafeMutableRawPointer.allocate(byteCount: stagedRows * stageRowBytes + 128, alignment: 64)
         defer { stage.deallocate() }
@@ -154,7 +157,11 @@ extension PreparedConv {
         // A merged conv's row of pad pixels, the source of every staged pad column and row.
         let padRow = UnsafeMutableRawPointer.allocate(byteCount: merged ? stageRowBytes : 1, alignment: 64)
         defer { padRow.deallocate() }
-        if merged { for x in 0..<stageColumns { (padRow + x * pixelBytes).copyMemory(from: pad, byteCount: pixelBytes) } }
+        if merged {
+            for plane in 0..<planes {
+                for x in 0..<stageColumns { (padRow + plane * planeBytes + x * pixelBytes).copyMemory(from: pad + plane * S, byteCount: pixelBytes) }
+            }
+        }
         let sourceBytes = S * srcLayout.type.byteWidth
         let tables = plan.requant.tables
 
@@ -162,7 +169,7 @@ extension PreparedConv {
         while yc < rows.upperBound {
             let ye = min(yc + amxRowsPerChunk, rows.upperBound)
             let (firstRow, insideRows) = inputWindow(yc..<ye, height: H)
-            if split {
+            if split && !merged {
                 for iy in insideRows {
                     srvm_amx_split16((src + iy * W * S * 2).assumingMemoryBound(to: Int16.self),
                                      (stage + (iy - firstRow) * rowBytes).assumingMemoryBound(to: UInt8.self), W, S)
@@ -171,16 +178,22 @@ extension PreparedConv {
                 for r in 0..<windowRows(forOutputRows: ye - yc) {
                     let iy = firstRow + r, to = stage + r * stageRowBytes
                     guard iy >= 0 && iy < H else { to.copyMemory(from: padRow, byteCount: stageRowBytes); continue }
-                    to.copyMemory(from: padRow, byteCount: padLeft * pixelBytes)
+                    let right = stageColumns - padLeft - W
+                    for plane in 0..<planes {
+                        let at = plane * planeBytes
+                        (to + at).copyMemory(from: padRow + at, byteCount: padLeft * pixelBytes)
+                        if right > 0 { (to + at + (padLeft + W) * pixelBytes).copyMemory(from: padRow + at, byteCount: right * pixelBytes) }
+                    }
                     let from = src + iy * W * sourceBytes, inner = to + padLeft * pixelBytes
-                    if sourceBytes == pixelBytes {
+                    if split {
+                        srvm_amx_split16_planes(from.assumingMemoryBound(to: Int16.self), S, inner.assumingMemoryBound(to: UInt8.self),
+                                                (inner + planeBytes).assumingMemoryBound(to: UInt8.self), W, C, pixelBytes)
+                    } else if sourceBytes == pixelBytes {
                         inner.copyMemory(from: from, byteCount: W * pixelBytes)
                     } else {
                         // A view's channels inside wider pixels.
                         for x in 0..<W { (inner + x * pixelBytes).copyMemory(from: from + x * sourceBytes, byteCount: C) }
                     }
-                    let right = stageColumns - padLeft - W
-                    if right > 0 { (inner + W * pixelBytes).copyMemory(from: padRow, byteCount: right * pixelBytes) }
                 }
             }
             for y in yc..<ye {
@@ -205,7 +218,7 @@ extension PreparedConv {
                             weights: UnsafePointer(plan.weights + chunk * plan.chunkBytes), acc: acc,
                             scratch: scratch.assumingMemoryBound(to: UInt8.self),
                             x0: x0, pixels: n, tapCount: T, halves: halves, kBytes: plan.kBytes, kSteps: plan.kSteps,
-                            pixelStride: sx * pixelBytes, hiOffset: S, format: plan.format)
+                            pixelStride: sx * pixelBytes, hiOffset: merged ? planeBytes : S, format: plan.format)
                         srvm_amx_conv(&args)
                         requantizeTileAVX512(acc, pixels: n, blocks: 2 * halves, tables, channel: chunk * 32,
                                              validChannels: valid, out: store(y, x0, chunk * 32),

@@ -49,6 +49,11 @@ void srvm_amx_conv(const srvm_amx_conv_args *a);
 /// elements in, pixels of 2·channels bytes out (the SPLIT16 operand format).
 void srvm_amx_split16(const int16_t *src, uint8_t *dst, long pixels, long channels);
 
+/// s16 elements -> a low byte plane (u8) and a high one (s8): pixel p's `channels` elements (at
+/// src + p·srcStride) to lo + p·dstStride and hi + p·dstStride (a merged conv's staged planes).
+void srvm_amx_split16_planes(const int16_t *src, long srcStride, uint8_t *lo, uint8_t *hi, long pixels, long channels,
+                             long dstStride);
+
 /// The register-only tdpbusd rate (4 independent accumulators, no loads) over `iterations` x 4
 /// instructions (the AMX peak `srvm microbench` compares against); returns a checksum.
 int32_t srvm_amx_peak_loop(long iterations);
