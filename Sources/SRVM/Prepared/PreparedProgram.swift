@@ -236,7 +236,7 @@ final class PreparedProgram {
 
             switch ins {
             case .inputPixels:
-                inputPixelsHWC(dst: dst!, dl!, image: image, order: p.metadata.channelOrder)
+                inputPixelsHWC(dst: dst!, dl!, image: image, order: p.metadata.channelOrder, threads: threads)
             case let .outputPixels(src):
                 if let f = fusedDepthToSpace, case let .depthToSpace(_, inner, b, crd) = p.instructions[f] {
                     result = outputPixelsDepthToSpace(src: buf(inner), lay(inner), block: Int(b), crd: crd, out: lay(src),
@@ -344,18 +344,24 @@ func planar(_ base: UnsafeRawPointer, _ l: PixelLayout) -> [Int32] {
     return out
 }
 
-func inputPixelsHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, image: RGBImage, order: ModelMetadata.ChannelOrder) {
+func inputPixelsHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, image: RGBImage, order: ModelMetadata.ChannelOrder,
+                    threads: Int = 1) {
     image.pixels.withUnsafeBufferPointer { px in
-        let out = dst.assumingMemoryBound(to: UInt8.self)
-        for i in 0..<(d.height * d.width) {
-            for c in 0..<3 { out[i * d.stride + c] = px[i * 3 + (order == .rgb ? c : 2 - c)] }
-            for c in 3..<d.stride { out[i * d.stride + c] = 0 }
+        nonisolated(unsafe) let (from, out) = (px.baseAddress!, dst.assumingMemoryBound(to: UInt8.self))
+        let first = order == .rgb ? 0 : 2, last = 2 - first
+        parallelRanges(d.height, threads: d.height * d.width < 1 << 14 ? 1 : threads) { rows in
+            for i in (rows.lowerBound * d.width)..<(rows.upperBound * d.width) {
+                let p = from + i &* 3
+                // A pixel's 3 bytes and its zero padding channels (the stride is a multiple of 8) in whole words.
+                let word = UInt64(p[first]) | UInt64(p[1]) << 8 | UInt64(p[last]) << 16
+                let o = UnsafeMutableRawPointer(out + i &* d.stride)
+                o.storeBytes(of: word, as: UInt64.self)
+                var c = 8
+                while c < d.stride { o.storeBytes(of: UInt64(0), toByteOffset: c, as: UInt64.self); c &+= 8 }
+            }
         }
     }
 }
-
-/// output_pixels of depth_to_space(src): output pixel (y, x) channel c is source pixel
-/// (y / b, x / b) channel c·b² + (y % b)·b + x % b (CRD) or ((y % b)·b + x % b)·3 + c (DCR).
 func outputPixelsDepthToSpace(src: UnsafeRawPointer, _ s: PixelLayout, block b: Int, crd: Bool, out o: PixelLayout,
                               order: ModelMetadata.ChannelOrder, threads: Int = 1) -> RGBImage {
     var pixels = [UInt8](repeating: 0, count: o.height * o.width * 3)
@@ -373,12 +379,16 @@ func outputPixelsDepthToSpace(src: UnsafeRawPointer, _ s: PixelLayout, block b: 
                     for i in 0..<b {
                         let rowOut = (sy &* b &+ i) &* o.width
                         if s.type == .u8 {
-                            let bytes = src.assumingMemoryBound(to: UInt8.self)
-                            for sx in 0..<s.width {
-                                let p = bytes + (sy &* s.width &+ sx) &* s.stride
-                                for j in 0..<b {
-                                    let dst = o8 + (rowOut &+ sx &* b &+ j) &* 3, k = k8 + (i &* b &+ j) &* 3
-                                    dst[0] = p[k[0]]; dst[1] = p[k[1]]; dst[2] = p[k[2]]
+                            // Sub-pixel column by sub-pixel column: its 3 source channels fixed, the
+                            // source and output pointers stepping along the row.
+                            let row = src.assumingMemoryBound(to: UInt8.self) + sy &* s.width &* s.stride
+                            for j in 0..<b {
+                                let k = k8 + (i &* b &+ j) &* 3
+                                let (k0, k1, k2) = (k[0], k[1], k[2])
+                                var p = row, dst = o8 + (rowOut &+ j) &* 3
+                                for _ in 0..<s.width {
+                                    dst[0] = p[k0]; dst[1] = p[k1]; dst[2] = p[k2]
+                                    p += s.stride; dst += b &* 3
                                 }
                             }
                         } else {
