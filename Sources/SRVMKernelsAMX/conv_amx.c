@@ -135,22 +135,8 @@ AMX_TARGET void srvm_amx_conv(const srvm_amx_conv_args *a) {
     for (long p0 = 0; p0 < a->pixels; p0 += group) conv_tiles(a, p0, a->acc + p0 * row);
 }
 
-AMX_TARGET void srvm_amx_split16(const int16_t *src, uint8_t *dst, long pixels, long channels) {
-    for (long p = 0; p < pixels; p++) {
-        const int16_t *s = src + p * channels;
-        uint8_t *lo = dst + p * 2 * channels, *hi = lo + channels;
-        for (long c = 0; c < channels; c += 32) {
-            long n = channels - c < 32 ? channels - c : 32;
-            __mmask32 m = n == 32 ? ~(__mmask32)0 : (((__mmask32)1 << n) - 1);
-            __m512i v = _mm512_maskz_loadu_epi16(m, s + c);
-            _mm256_mask_storeu_epi8(lo + c, m, _mm512_cvtepi16_epi8(v));
-            _mm256_mask_storeu_epi8(hi + c, m, _mm512_cvtepi16_epi8(_mm512_srai_epi16(v, 8)));
-        }
-    }
-}
-
-AMX_TARGET void srvm_amx_split16_planes(const int16_t *src, long srcStride, uint8_t *lo, uint8_t *hi, long pixels,
-                                        long channels, long dstStride) {
+AMX_TARGET void srvm_amx_split16(const int16_t *src, long srcStride, uint8_t *lo, uint8_t *hi, long pixels,
+                                 long channels, long dstStride) {
     for (long p = 0; p < pixels; p++) {
         const int16_t *s = src + p * srcStride;
         for (long c = 0; c < channels; c += 32) {
@@ -181,10 +167,7 @@ AMX_TARGET int32_t srvm_amx_peak_loop(long iterations) {
 int srvm_amx_available(void) { return 0; }
 void srvm_amx_configure(int kBytes) { (void)kBytes; }
 void srvm_amx_conv(const srvm_amx_conv_args *a) { (void)a; }
-void srvm_amx_split16(const int16_t *src, uint8_t *dst, long pixels, long channels) {
-    (void)src; (void)dst; (void)pixels; (void)channels;
-}
-void srvm_amx_split16_planes(const int16_t *src, long srcStride, uint8_t *lo, uint8_t *hi, long pixels, long channels,
+void srvm_amx_split16(const int16_t *src, long srcStride, uint8_t *lo, uint8_t *hi, long pixels, long channels,
                              long dstStride) {
     (void)src; (void)srcStride; (void)lo; (void)hi; (void)pixels; (void)channels; (void)dstStride;
 }

@@ -32,9 +32,6 @@ final class AMXConvPlan {
     let channels: Int
     /// Taps the tiles loop over (kernel rows when mergesRows).
     let tileTaps: Int
-    /// Pixels one call covers: two source tiles of 16 for bytes, one for split s16 (its two
-    /// planes take both source tiles).
-    var maxPixels: Int { format == Int32(SRVM_AMX_SPLIT16) ? 16 : 32 }
     /// How `srvm info` and `srvm microbench` name this operand format.
     var formatName: String { ["amx u8", "amx s8", "amx split s16"][Int(format)] }
 
@@ -171,8 +168,9 @@ extension PreparedConv {
             let (firstRow, insideRows) = inputWindow(yc..<ye, height: H)
             if split && !merged {
                 for iy in insideRows {
-                    srvm_amx_split16((src + iy * W * S * 2).assumingMemoryBound(to: Int16.self),
-                                     (stage + (iy - firstRow) * rowBytes).assumingMemoryBound(to: UInt8.self), W, S)
+                    let to = stage + (iy - firstRow) * rowBytes
+                    srvm_amx_split16((src + iy * W * S * 2).assumingMemoryBound(to: Int16.self), S, to.assumingMemoryBound(to: UInt8.self),
+                                     (to + S).assumingMemoryBound(to: UInt8.self), W, S, pixelBytes)
                 }
             } else if merged {
                 for r in 0..<windowRows(forOutputRows: ye - yc) {
@@ -186,7 +184,7 @@ extension PreparedConv {
                     }
                     let from = src + iy * W * sourceBytes, inner = to + padLeft * pixelBytes
                     if split {
-                        srvm_amx_split16_planes(from.assumingMemoryBound(to: Int16.self), S, inner.assumingMemoryBound(to: UInt8.self),
+                        srvm_amx_split16(from.assumingMemoryBound(to: Int16.self), S, inner.assumingMemoryBound(to: UInt8.self),
                                                 (inner + planeBytes).assumingMemoryBound(to: UInt8.self), W, C, pixelBytes)
                     } else if sourceBytes == pixelBytes {
                         inner.copyMemory(from: from, byteCount: W * pixelBytes)
@@ -203,9 +201,9 @@ extension PreparedConv {
                         taps[ky] = srvm_amx_tap(base: Int(bitPattern: stage + ((y - yc) * sy + ky * dy) * stageRowBytes), xLo: 0, xHi: Wo)
                     }
                 } else {
-                    fillTapRuns(taps, outputRow: y, outputWidth: Wo, inputHeight: H, inputWidth: W, pixelBytes: pixelBytes) { iy in
+                    forEachTapRun(outputRow: y, outputWidth: Wo, inputHeight: H, inputWidth: W, pixelBytes: pixelBytes, row: { iy in
                         split ? UnsafeRawPointer(stage + (iy - firstRow) * rowBytes) : src + iy * rowBytes
-                    }
+                    }) { t, base, xLo, xHi in taps[t] = srvm_amx_tap(base: base, xLo: xLo, xHi: xHi) }
                 }
                 var chunk = 0
                 while chunk * 32 < plan.outputs {
@@ -232,29 +230,5 @@ extension PreparedConv {
             yc = ye
         }
         #endif
-    }
-}
-
-extension PreparedConv {
-    /// Where every tap of output row `y` reads (`row(iy)` is input row iy's first pixel; only
-    /// called for rows inside the image): tap t of pixel x reads column x·sx + off, inside the
-    /// image for x in xLo ..< xHi, the pad pixel elsewhere and on rows outside the image.
-    func fillTapRuns(_ taps: UnsafeMutablePointer<srvm_amx_tap>, outputRow y: Int, outputWidth Wo: Int,
-                     inputHeight H: Int, inputWidth W: Int, pixelBytes: Int, row: (Int) -> UnsafeRawPointer) {
-        let q = params
-        let kh = Int(q.kernelHeight), kw = Int(q.kernelWidth)
-        let sy = Int(q.strideY), sx = Int(q.strideX), dy = Int(q.dilationY), dx = Int(q.dilationX)
-        let pt = Int(q.padTop), pl = Int(q.padLeft)
-        for ky in 0..<kh {
-            let iy = y * sy - pt + ky * dy
-            let inside = iy >= 0 && iy < H
-            let base = inside ? Int(bitPattern: row(iy)) : 0
-            for kx in 0..<kw {
-                let off = kx * dx - pl
-                let xLo = inside ? min(Wo, off >= 0 ? 0 : (sx - 1 - off) / sx) : 0
-                let xHi = inside && W - 1 - off >= 0 ? max(xLo, min(Wo, (W - 1 - off) / sx + 1)) : xLo
-                taps[ky * kw + kx] = srvm_amx_tap(base: base &+ off &* pixelBytes, xLo: xLo, xHi: xHi)
-            }
-        }
     }
 }

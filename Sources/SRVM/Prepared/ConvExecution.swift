@@ -212,31 +212,39 @@ extension PreparedConv {
         return (dstType, dstLayout.stride * dstBytes, { y, x, c in dst + pixelOffset(dstLayout, y, x) + c * dstBytes })
     }
 
-    /// Points every (pixel, tap) of output row `y` at its input pixel (`row(iy)` is input row iy's
-    /// first pixel; only called for rows inside the image) or at the pad pixel: tap t of pixel x
-    /// reads column x·sx + off, the pad pixel left of xLo and from xHi on (and on rows outside
-    /// the image), a strided run in between.
-    func fillTapPointers(_ pointers: UnsafeMutablePointer<UnsafeRawPointer>, outputRow y: Int, outputWidth Wo: Int,
-                         inputHeight H: Int, inputWidth W: Int, pixelBytes: Int, pad: UnsafeRawPointer,
-                         row: (Int) -> UnsafeRawPointer) {
+    /// Where every tap of output row `y` reads, as runs: tap t (in ky·kw + kx order) of pixel x
+    /// reads column x·sx + off at base + x·sx·pixelBytes (`base` the address for x = 0, from
+    /// `row(iy)`, input row iy's first pixel, only called for rows inside the image) for x in
+    /// xLo ..< xHi, and the pad pixel elsewhere and on rows outside the image (xLo = xHi).
+    func forEachTapRun(outputRow y: Int, outputWidth Wo: Int, inputHeight H: Int, inputWidth W: Int, pixelBytes: Int,
+                       row: (Int) -> UnsafeRawPointer, _ body: (_ tap: Int, _ base: Int, _ xLo: Int, _ xHi: Int) -> Void) {
         let q = params
-        let kh = Int(q.kernelHeight), kw = Int(q.kernelWidth), T = kh * kw
+        let kh = Int(q.kernelHeight), kw = Int(q.kernelWidth)
         let sy = Int(q.strideY), sx = Int(q.strideX), dy = Int(q.dilationY), dx = Int(q.dilationX)
         let pt = Int(q.padTop), pl = Int(q.padLeft)
         for ky in 0..<kh {
             let iy = y * sy - pt + ky * dy
             let inside = iy >= 0 && iy < H
-            let base = inside ? row(iy) : pad
+            let rowBase = inside ? Int(bitPattern: row(iy)) : 0
             for kx in 0..<kw {
-                let t = ky * kw + kx, off = kx * dx - pl
+                let off = kx * dx - pl
                 let xLo = inside ? min(Wo, off >= 0 ? 0 : (sx - 1 - off) / sx) : Wo
                 let xHi = inside && W - 1 - off >= 0 ? max(xLo, min(Wo, (W - 1 - off) / sx + 1)) : xLo
-                for x in 0..<xLo { pointers[x * T + t] = pad }
-                var at = base + (xLo * sx + off) * pixelBytes
-                let step = sx * pixelBytes
-                for x in xLo..<xHi { pointers[x * T + t] = at; at += step }
-                for x in xHi..<Wo { pointers[x * T + t] = pad }
+                body(ky * kw + kx, rowBase &+ off &* pixelBytes, xLo, xHi)
             }
+        }
+    }
+
+    /// Points every (pixel, tap) of output row `y` at its input pixel or at the pad pixel (the
+    /// runs of forEachTapRun, one pointer per pixel).
+    func fillTapPointers(_ pointers: UnsafeMutablePointer<UnsafeRawPointer>, outputRow y: Int, outputWidth Wo: Int,
+                         inputHeight H: Int, inputWidth W: Int, pixelBytes: Int, pad: UnsafeRawPointer,
+                         row: (Int) -> UnsafeRawPointer) {
+        let T = taps, step = Int(params.strideX) * pixelBytes
+        forEachTapRun(outputRow: y, outputWidth: Wo, inputHeight: H, inputWidth: W, pixelBytes: pixelBytes, row: row) { t, base, xLo, xHi in
+            for x in 0..<xLo { pointers[x * T + t] = pad }
+            for x in xLo..<xHi { pointers[x * T + t] = UnsafeRawPointer(bitPattern: base &+ x &* step)! }
+            for x in xHi..<Wo { pointers[x * T + t] = pad }
         }
     }
 }

@@ -362,6 +362,9 @@ func inputPixelsHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, image: RGBIm
         }
     }
 }
+
+/// output_pixels of depth_to_space(src): output pixel (y, x) channel c is source pixel
+/// (y / b, x / b) channel c·b² + (y % b)·b + x % b (CRD) or ((y % b)·b + x % b)·3 + c (DCR).
 func outputPixelsDepthToSpace(src: UnsafeRawPointer, _ s: PixelLayout, block b: Int, crd: Bool, out o: PixelLayout,
                               order: ModelMetadata.ChannelOrder, threads: Int = 1) -> RGBImage {
     var pixels = [UInt8](repeating: 0, count: o.height * o.width * 3)

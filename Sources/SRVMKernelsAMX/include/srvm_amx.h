@@ -45,13 +45,10 @@ typedef struct {
 
 void srvm_amx_conv(const srvm_amx_conv_args *a);
 
-/// s16 elements -> low bytes (u8) then high bytes (s8) per pixel: `pixels` pixels of `channels`
-/// elements in, pixels of 2·channels bytes out (the SPLIT16 operand format).
-void srvm_amx_split16(const int16_t *src, uint8_t *dst, long pixels, long channels);
-
-/// s16 elements -> a low byte plane (u8) and a high one (s8): pixel p's `channels` elements (at
-/// src + p·srcStride) to lo + p·dstStride and hi + p·dstStride (a merged conv's staged planes).
-void srvm_amx_split16_planes(const int16_t *src, long srcStride, uint8_t *lo, uint8_t *hi, long pixels, long channels,
+/// s16 elements -> low bytes (u8) and high bytes (s8), the SPLIT16 operand format: pixel p's
+/// `channels` elements (at src + p·srcStride) to lo + p·dstStride and hi + p·dstStride (hi = lo +
+/// S and dstStride 2·S: each pixel's low then high bytes; hi a plane away: a merged conv's planes).
+void srvm_amx_split16(const int16_t *src, long srcStride, uint8_t *lo, uint8_t *hi, long pixels, long channels,
                              long dstStride);
 
 /// The register-only tdpbusd rate (4 independent accumulators, no loads) over `iterations` x 4
