@@ -143,14 +143,10 @@ public func mulPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType
 }
 
 /// concatPixelsAVX2's result (same arguments, same bytes), 16 lanes at a time: source by source
-/// over blocks of 64 pixels, each source's multiplier set up once per call. Multipliers with a
-/// left shift take the AVX2 kernel.
+/// over blocks of 64 pixels, each source's multiplier set up once per call (a left shift
+/// saturates first, as in SPEC.md §5.2).
 public func concatPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, first: Int, pixels: Int,
                                sources: UnsafeBufferPointer<ConcatSource>, lo: Int32, hi: Int32, exact: Bool = false) {
-    if sources.contains(where: { ($0.multiplier?.shift ?? 0) > 0 }) {
-        concatPixelsAVX2(dst: dst, dstType, stride: stride, first: first, pixels: pixels, sources: sources, lo: lo, hi: hi, exact: exact)
-        return
-    }
     let vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi)
     let db = dstType.byteWidth
     var p0 = first
@@ -159,9 +155,10 @@ public func concatPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageT
         var c0 = 0
         for s in sources {
             let sb = s.type.byteWidth
+            let shift = Int(s.multiplier?.shift ?? 0)
             let mm = _mm512_set1_epi32(s.multiplier?.mantissa ?? 0)
-            let mr = _mm512_set1_epi32(Int32(-Int(s.multiplier?.shift ?? 0)))
-            let scaled = s.multiplier != nil
+            let mr = _mm512_set1_epi32(Int32(max(0, -shift))), ml = _mm512_set1_epi32(Int32(max(0, shift)))
+            let scaled = s.multiplier != nil, left = shift > 0
             var c = 0
             while c < s.channels {
                 let n = min(16, s.channels - c)
@@ -173,6 +170,7 @@ public func concatPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageT
                 for p in p0..<p1 {
                     var v = n == 16 ? load16Lanes(s.base + (p * s.stride + c) * sb, s.type)
                                     : load16Lanes(s.base + (p * s.stride + c) * sb, s.type, mask: loadMask)
+                    if left { v = saturatingShiftLeft16(v, ml) }
                     if scaled { v = requantize16(v, mantissa: mm, right: mr) }
                     v = _mm512_min_epi32(_mm512_max_epi32(v, vlo), vhi)
                     store16Lanes(v, dst + (p * stride + c0 + c) * db, dstType, mask: storeMask)

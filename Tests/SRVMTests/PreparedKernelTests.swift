@@ -140,8 +140,10 @@ final class PreparedKernelTests: XCTestCase {
                     }, x.reference(dt, height: 1, width: 1) { d, s in reduceMeanKernel(dst: d, src: s[0], m: m, lo: lo, hi: hi) }, "reduce_mean \(label)")
                 }
                 // concat of sources with different channel counts, copied or requantized
-                let z = Tensor.random(types[rng.int(4)], 1 + rng.int(12), H, W, &rng)
-                let cm: [QuantMultiplier?] = [rng.int(2) == 0 ? nil : QuantMultiplier(rng.real(0.01, 2)), QuantMultiplier(rng.real(0.01, 2)),
+                let zt = types[rng.int(4)]
+                let z = Tensor.random(zt, 1 + rng.int(12), H, W, &rng, range: zt == .i32 ? -1_000_000_000...1_000_000_000 : nil)
+                // (the middle one up to 40: left shifts up to 6, saturating int32 sources)
+                let cm: [QuantMultiplier?] = [rng.int(2) == 0 ? nil : QuantMultiplier(rng.real(0.01, 2)), QuantMultiplier(rng.real(0.01, 40)),
                                               rng.int(2) == 0 ? nil : QuantMultiplier(rng.real(0.01, 2))]
                 XCTAssertEqual(x.run(dt, channels: C + z.c + C, others: [z, y], isa: isa) { d, dl, s, sl in
                     concatHWC(dst: d, dl, sources: (0..<3).map { (UnsafeRawPointer(s[$0]), sl[$0], cm[$0]) }, lo: lo, hi: hi, isa: isa, threads: 2)
