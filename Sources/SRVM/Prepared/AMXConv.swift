@@ -68,8 +68,10 @@ final class AMXConvPlan {
         let bBytes = kBytes * 16
         chunkBytes = tileTaps * kSteps * 2 * bBytes
         let chunkCount = (O + 31) / 32
-        weights = .allocate(capacity: chunkCount * chunkBytes)
-        weights.initialize(repeating: 0, count: chunkCount * chunkBytes)
+        // 64-byte aligned, as every tile (bBytes is a multiple of 64): a tile row that straddles
+        // two cache lines makes each tile load half as fast.
+        weights = UnsafeMutableRawPointer.allocate(byteCount: chunkCount * chunkBytes, alignment: 64)
+            .initializeMemory(as: Int8.self, repeating: 0, count: chunkCount * chunkBytes)
         // The file's weight of output oc, element ic of tap t's K (of kernel row t's K when
         // merged: element ic is column ic / S, channel ic % S; zero on the channel padding).
         func weight(_ oc: Int, tap t: Int, _ ic: Int) -> Int8 {
@@ -137,7 +139,8 @@ extension PreparedConv {
         }
         let taps = UnsafeMutablePointer<srvm_amx_tap>.allocate(capacity: T)
         defer { taps.deallocate() }
-        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: amxPixelsPerCall * 32)
+        // Aligned for the tile stores and the epilogue's loads (see weights).
+        let acc = UnsafeMutableRawPointer.allocate(byteCount: amxPixelsPerCall * 32 * 4, alignment: 64).bindMemory(to: Int32.self, capacity: amxPixelsPerCall * 32)
         defer { acc.deallocate() }
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 2048, alignment: 64)
         defer { scratch.deallocate() }

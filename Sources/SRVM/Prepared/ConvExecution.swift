@@ -75,7 +75,7 @@ extension PreparedConv {
             gathered.initializeMemory(as: UInt8.self, repeating: 0, count: (Wo + 1) * gatherBytes + 64)
             for x in 0...Wo { pointers[x] = UnsafeRawPointer(gathered + x * gatherBytes) }
         }
-        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: 16 * 4 * 8)
+        let acc = UnsafeMutableRawPointer.allocate(byteCount: 16 * 4 * 8 * 4, alignment: 64).bindMemory(to: Int32.self, capacity: 16 * 4 * 8)
         defer { acc.deallocate() }
         let stages = widensSource || offsetsSource
         let stagedRows = stages ? windowRows(forOutputRows: rowsPerChunk) : 0
