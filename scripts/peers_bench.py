@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """srvm against the int8 engines a user would otherwise pick: the work behind scripts/bench-vs-peers.
 
-    peers_bench.py --bin DIR [--runs N] [--threads T] [--size WxH] [--models xlsr,edsr,imdn]
+    peers_bench.py --bin DIR [--runs N] [--rounds R] [--threads T] [--size WxH] [--models xlsr,edsr,imdn]
                    [--work DIR] [--shared DIR] [--no-srvm] [--recompile] [--json]
 
-Engines, all at the same input size and thread count, one warm-up run then N timed runs each:
+Engines, all at the same input size and thread count, taking turns R times (each turn: one warm-up
+run then N timed runs; reported: the median of the turns' medians, and the minimum):
   ORT fp32      onnxruntime, intra_op_num_threads=T, inter_op 1, sequential, all graph optimizations
   ORT int8      quantize_static, QDQ, per-channel int8 weights, MinMax calibration on Set14 LR;
                 four variants (U8S8/S8S8, with/without reduce_range), the fastest is "ORT int8 best"
@@ -299,16 +300,10 @@ def bench_model(args, name, srvm_ok, srvm_why):
     x = bench_input(args.size, rng_range)
     images = calibration_images(args.shared, scale, channels, rng_range)
 
-    def attempt(label, fn):
-        try:
-            eng[label] = fn()
-            log("%-5s %-14s median %9.2f ms  min %9.2f ms" % (name, label, eng[label]["median_ms"], eng[label]["min_ms"]))
-        except Exception as e:  # one engine failing must not hide the others
-            eng[label] = None
-            row["notes"].append("%s: %s" % (label, str(e).strip().splitlines()[-1][:300] if str(e).strip() else type(e).__name__))
-            log("%s %s failed: %s" % (name, label, e))
-
-    # srvm first: if its programs must be compiled, that is the long part.
+    # The engines take turns, `rounds` times over: this machine's speed swings by up to 2x from
+    # one minute (or process) to the next (a busy neighbour on the shared core), and taking turns
+    # gives every engine the same exposure. Each round warms up and times `runs` runs.
+    timers = []
     for bits in (8, 4):
         label = "srvm -b %d" % bits
         if args.no_srvm:
@@ -317,27 +312,45 @@ def bench_model(args, name, srvm_ok, srvm_why):
             eng[label] = None
             row["notes"].append("%s: %s" % (label, srvm_why))
         else:
-            attempt(label, lambda b=bits: srvm_entry(args, name, path, b))
-
-    attempt("ORT fp32", lambda: ort_time(path, x, args.threads, args.runs))
-    variants = {}
+            timers.append((label, lambda b=bits: srvm_entry(args, name, path, b)))
+    timers.append(("ORT fp32", lambda: ort_time(path, x, args.threads, args.runs)))
     for v in ORT_VARIANTS:
-        try:
-            q = ort_quantized(name, path, args.work, images, v)
-            variants[v[0]] = ort_time(q, x, args.threads, args.runs)
-            log("%-5s ORT int8 %-7s median %9.2f ms  min %9.2f ms" % (name, v[0], variants[v[0]]["median_ms"], variants[v[0]]["min_ms"]))
-        except Exception as e:
-            row["notes"].append("ORT int8 %s: %s" % (v[0], str(e)[:300]))
-            log("%s ORT int8 %s failed: %s" % (name, v[0], e))
-    row["ort_int8_variants"] = variants
-    if variants:
-        best = min(variants, key=lambda k: variants[k]["median_ms"])
-        eng["ORT int8 best"] = dict(variants[best], variant=best)
-    else:
-        eng["ORT int8 best"] = None
+        timers.append(("ORT int8 " + v[0], lambda v=v: ort_time(ort_quantized(name, path, args.work, images, v), x, args.threads, args.runs)))
+    timers.append(("OV fp32", lambda: ov_time(__import__("openvino").Core().read_model(path), x, args.threads, args.runs, True)))
+    timers.append(("OV int8", lambda: ov_time(ov_quantized(name, path, args.work, images), x, args.threads, args.runs, False)))
 
-    attempt("OV fp32", lambda: ov_time(__import__("openvino").Core().read_model(path), x, args.threads, args.runs, True))
-    attempt("OV int8", lambda: ov_time(ov_quantized(name, path, args.work, images), x, args.threads, args.runs, False))
+    results = {label: [] for label, _ in timers}
+    failed, best = set(), None
+    for r in range(args.rounds):
+        for label, fn in timers:
+            # After the first round only the fastest ORT int8 variant goes on.
+            if label in failed or (r > 0 and label.startswith("ORT int8 ") and label != best):
+                continue
+            try:
+                results[label].append(fn())
+                log("%-5s round %d/%d %-14s median %9.2f ms  min %9.2f ms"
+                    % (name, r + 1, args.rounds, label, results[label][-1]["median_ms"], results[label][-1]["min_ms"]))
+            except Exception as e:  # one engine failing must not hide the others
+                failed.add(label)
+                row["notes"].append("%s: %s" % (label, str(e).strip().splitlines()[-1][:300] if str(e).strip() else type(e).__name__))
+                log("%s %s failed: %s" % (name, label, e))
+        if r == 0:
+            ort = [l for l in results if l.startswith("ORT int8 ") and results[l]]
+            best = min(ort, key=lambda l: results[l][0]["median_ms"]) if ort else None
+
+    def combined(rs):
+        """The median of the rounds' medians and the minimum over every run."""
+        out = dict(rs[0])
+        out["median_ms"] = round(statistics.median(x["median_ms"] for x in rs), 2)
+        out["min_ms"] = round(min(x["min_ms"] for x in rs), 2)
+        out["round_medians_ms"] = [x["median_ms"] for x in rs]
+        return out
+
+    for label, rs in results.items():
+        if not label.startswith("ORT int8 "):
+            eng[label] = combined(rs) if rs else None
+    row["ort_int8_variants"] = {l[len("ORT int8 "):]: results[l][0] for l in results if l.startswith("ORT int8 ") and results[l]}
+    eng["ORT int8 best"] = dict(combined(results[best]), variant=best[len("ORT int8 "):]) if best else None
 
     # MACs: srvm's count where it ran (the program's own), else the ONNX graph's.
     srvm_gmacs = next((e["gmacs"] for e in (eng.get("srvm -b 8"), eng.get("srvm -b 4")) if e and "gmacs" in e), None)
@@ -368,8 +381,9 @@ def print_table(cpu, args, rows):
         return fmt % v if v is not None else "n/a"
 
     print("CPU: %s, %s cores, flags: %s" % (cpu["model"], cpu["cores"], " ".join(cpu["flags"]) or "none of avx2/avx512/vnni"))
-    print("input %dx%d LR, %d threads, %d timed runs after 1 warm-up; ms are medians (min in parentheses)"
-          % (args.size[0], args.size[1], args.threads, args.runs))
+    print("input %dx%d LR, %d threads; engines take turns %d times, each turn 1 warm-up and %d timed runs;"
+          " ms are the median of the turns' medians (min over all runs in parentheses)"
+          % (args.size[0], args.size[1], args.threads, args.rounds, args.runs))
     print()
     head = ["model", "GMAC"] + ENGINES
     widths = [6, 7] + [18] * len(ENGINES)
@@ -407,7 +421,8 @@ def print_table(cpu, args, rows):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bin", default="", help="directory holding srcc and srvm (swift build --show-bin-path)")
-    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--runs", type=int, default=5, help="timed runs per engine per round")
+    p.add_argument("--rounds", type=int, default=3, help="times every engine takes its turn")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--size", default="256x256", help="LR input WxH")
     p.add_argument("--models", default="xlsr,edsr,imdn")
@@ -426,8 +441,8 @@ def main():
     for n in names:
         if n not in MODELS:
             p.error("unknown model %r (known: %s)" % (n, ", ".join(MODELS)))
-    if args.runs < 1 or args.threads < 1:
-        p.error("--runs and --threads must be at least 1")
+    if args.runs < 1 or args.threads < 1 or args.rounds < 1:
+        p.error("--runs, --rounds and --threads must be at least 1")
     args.shared = os.path.abspath(args.shared)
     os.makedirs(args.work, exist_ok=True)
 
@@ -440,7 +455,7 @@ def main():
     cpu = cpu_summary()
     rows = [bench_model(args, n, srvm_ok, srvm_why) for n in names]
     if args.json:
-        print(json.dumps({"cpu": cpu, "size": "%dx%d" % args.size, "threads": args.threads, "runs": args.runs,
+        print(json.dumps({"cpu": cpu, "size": "%dx%d" % args.size, "threads": args.threads, "runs": args.runs, "rounds": args.rounds,
                           "models": rows}, indent=1))
     else:
         print_table(cpu, args, rows)
