@@ -77,23 +77,43 @@ public func addPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType
 #endif
 
 #if arch(x86_64)
-/// requantizePixelsAVX2's result 16 lanes at a time; a pixel's last 8 channels (stride 8
-/// mod 16) take the AVX2 lanes.
+/// requantizePixelsAVX2's result 16 lanes at a time: blocks of 64 pixels, 16 channels at a
+/// time across the block, so each block of channels sets up its per-channel lanes once per 64
+/// pixels (not once per pixel), with the table's flags fixed outside the loops (EpilogueVariant).
+/// A pixel's last 8 channels (stride 8 mod 16) take masked loads and stores.
 public func requantizePixelsAVX512(src: UnsafeRawPointer, _ srcType: StorageType, dst: UnsafeMutableRawPointer, _ dstType: StorageType,
                                    pixels: Int, stride: Int, srcStride: Int, tables t: RequantTables) {
+    switch (t.hasNegative, t.hasLeftShift) {
+    case (false, false): requantizePixels(src, srcType, dst, dstType, pixels, stride, srcStride, t, PositiveOnly.self)
+    case (true, false): requantizePixels(src, srcType, dst, dstType, pixels, stride, srcStride, t, WithNegative.self)
+    case (false, true): requantizePixels(src, srcType, dst, dstType, pixels, stride, srcStride, t, WithLeftShift.self)
+    case (true, true): requantizePixels(src, srcType, dst, dstType, pixels, stride, srcStride, t, WithBoth.self)
+    }
+}
+
+@inline(__always) private func requantizePixels<V: EpilogueVariant>(
+    _ src: UnsafeRawPointer, _ srcType: StorageType, _ dst: UnsafeMutableRawPointer, _ dstType: StorageType,
+    _ pixels: Int, _ stride: Int, _ srcStride: Int, _ t: RequantTables, _ variant: V.Type) {
     let sb = srcType.byteWidth, db = dstType.byteWidth
-    let wide = stride / 16 * 16
-    for p in 0..<pixels {
-        let ps = src + p * srcStride * sb, pd = dst + p * stride * db
+    var p0 = 0
+    while p0 < pixels {
+        let p1 = min(pixels, p0 + 64)
         var c = 0
-        while c < wide {
-            store16Lanes(requantizeLanesAVX512(load16Lanes(ps + c * sb, srcType), t, channel: c), pd + c * db, dstType)
+        while c < stride {
+            // The tables hold at least stride + 8 lanes, so a last block of 8 loads in bounds.
+            let lanes = EpilogueLanes16(t, channel: c)
+            let ps = src + c * sb, pd = dst + c * db
+            if c + 16 <= stride {
+                for p in p0..<p1 { store16Lanes(lanes.apply(load16Lanes(ps + p * srcStride * sb, srcType), V.self), pd + p * stride * db, dstType) }
+            } else {
+                let mask = __mmask16((1 << (stride - c)) - 1)
+                for p in p0..<p1 {
+                    store16Lanes(lanes.apply(load16Lanes(ps + p * srcStride * sb, srcType, mask: mask), V.self), pd + p * stride * db, dstType, mask: mask)
+                }
+            }
             c += 16
         }
-    }
-    if wide < stride {
-        // The last 8 channels of every pixel: the AVX2 kernel (one call, not per pixel).
-        requantizePixelsAVX2(src: src, srcType, dst: dst, dstType, pixels: pixels, stride: stride, srcStride: srcStride, firstChannel: wide, tables: t)
+        p0 = p1
     }
 }
 

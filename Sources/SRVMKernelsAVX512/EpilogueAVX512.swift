@@ -107,10 +107,10 @@ struct EpilogueLanes16 {
 
 /// The requantization flags a tile's pixel loop is specialized for (EpilogueLanes16.apply).
 protocol EpilogueVariant { static var negative: Bool { get }; static var leftShift: Bool { get } }
-private enum PositiveOnly: EpilogueVariant { static var negative: Bool { false }; static var leftShift: Bool { false } }
-private enum WithNegative: EpilogueVariant { static var negative: Bool { true }; static var leftShift: Bool { false } }
-private enum WithLeftShift: EpilogueVariant { static var negative: Bool { false }; static var leftShift: Bool { true } }
-private enum WithBoth: EpilogueVariant { static var negative: Bool { true }; static var leftShift: Bool { true } }
+enum PositiveOnly: EpilogueVariant { static var negative: Bool { false }; static var leftShift: Bool { false } }
+enum WithNegative: EpilogueVariant { static var negative: Bool { true }; static var leftShift: Bool { false } }
+enum WithLeftShift: EpilogueVariant { static var negative: Bool { false }; static var leftShift: Bool { true } }
+enum WithBoth: EpilogueVariant { static var negative: Bool { true }; static var leftShift: Bool { true } }
 
 /// requantizeTileAVX2's work (same arguments, same bytes) two blocks at a time.
 public func requantizeTileAVX512(_ acc: UnsafePointer<Int32>, pixels: Int, blocks: Int, _ t: RequantTables, channel: Int,
