@@ -217,8 +217,12 @@ func reduceMeanHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, src: UnsafeRa
             parallelRanges(parts, threads: parts) { range in
                 for part in range {
                     let y0 = s.height * part / parts, y1 = s.height * (part + 1) / parts
-                    channelSumsAVX2(src: src + y0 * s.width * s.stride * s.type.byteWidth, s.type, pixels: (y1 - y0) * s.width,
-                                    stride: s.stride, into: base + part * s.stride)
+                    let from = src + y0 * s.width * s.stride * s.type.byteWidth, pixels = (y1 - y0) * s.width
+                    if isa == .avx512 {
+                        channelSumsAVX512(src: from, s.type, pixels: pixels, stride: s.stride, into: base + part * s.stride)
+                    } else {
+                        channelSumsAVX2(src: from, s.type, pixels: pixels, stride: s.stride, into: base + part * s.stride)
+                    }
                 }
             }
         }
