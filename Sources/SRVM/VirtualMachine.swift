@@ -84,6 +84,9 @@ public final class VirtualMachine {
     var bandedRequantizeCount: Int { prepared?.bandedRequantizeCount ?? 0 }
     /// Convs the prepared engine runs storing through the depth_to_space after them.
     var depthToSpaceFolds: Int { prepared?.depthToSpaceFoldCount ?? 0 }
+    /// Sibling convs the prepared engine runs as one: first conv's index -> every member's index
+    /// (empty for the reference). A profile times the group on its first conv.
+    public var siblingConvGroups: [Int: [Int]] { prepared?.siblingGroups ?? [:] }
 
     /// Multiply-accumulates of one run at `width` x `height` (conv products; for GMAC/s).
     public func multiplyAccumulates(width: Int, height: Int) throws -> Int {

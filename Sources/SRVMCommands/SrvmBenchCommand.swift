@@ -146,15 +146,26 @@ func benchmark(program: Program, width: Int, height: Int, runs: Int, options: VM
     }
     let total = byKind.values.reduce(0) { $0 + $1.seconds }
     let shapes = try wrapVM { try vm.shapes(width: width, height: height) }
+    func convMACs(_ i: Int) -> Double {
+        guard case let .conv(dst, _, q, _, _, _, _, _) = program.instructions[i] else { return 0 }
+        let o = shapes[Int(dst)]
+        return Double(o.c * o.h * o.w) * Double(q.inputChannels / q.group) * Double(q.kernelHeight * q.kernelWidth)
+    }
+    let groups = vm.siblingConvGroups
+    let leaderOf = Dictionary(groups.flatMap { leader, members in members.dropFirst().map { ($0, leader) } }, uniquingKeysWith: { a, _ in a })
     var rows: [String] = []
     for (i, (ins, seconds)) in zip(program.instructions, profile.seconds).enumerated() {
         var row = "\(i) \(ins.mnemonic)"
         if let d = ins.destination { let s = shapes[Int(d)]; row += " -> \(program.values[Int(d)].name) [\(s.c),\(s.h),\(s.w)]" }
-        row += String(format: " %.3f ms", seconds * 1000)
-        if case let .conv(dst, _, q, _, _, _, _, _) = ins, seconds > 0 {
-            let o = shapes[Int(dst)]
-            let macs = Double(o.c * o.h * o.w) * Double(q.inputChannels / q.group) * Double(q.kernelHeight * q.kernelWidth)
-            row += String(format: " %.1f GMAC/s", macs / seconds / 1e9)
+        if let leader = leaderOf[i] {
+            row += " (computed with instruction \(leader))"
+        } else {
+            row += String(format: " %.3f ms", seconds * 1000)
+            let macs = (groups[i] ?? [i]).reduce(0) { $0 + convMACs($1) }
+            if macs > 0 && seconds > 0 {
+                row += String(format: " %.1f GMAC/s", macs / seconds / 1e9)
+                if let members = groups[i] { row += " (with instructions \(members.dropFirst().map(String.init).joined(separator: ", ")))" }
+            }
         }
         rows.append(row)
     }

@@ -421,3 +421,73 @@ final class ContrastAttentionTests: XCTestCase {
         }
     }
 }
+
+/// XLSR's head: sibling convs of one source stored side by side into a concat (3 -> 5, 8, 3
+/// channels, LeakyReLU-style negative multipliers per tensor and per channel), then a fourth
+/// of the same geometry whose clamp differs, so it stays on its own.
+func siblingProgram() -> Program {
+    typealias F = Fixtures
+    let values = [
+        F.value("x", .u8, 3, slot: 0),                        // 0
+        F.value("h0", .i8, 5, slot: 1, q: -127...127),        // 1
+        F.value("h1", .i8, 8, slot: 2, q: -127...127),        // 2
+        F.value("h2", .i8, 3, slot: 3, q: -127...127),        // 3
+        F.value("h3", .i8, 6, slot: 4, q: -100...100),        // 4
+        F.value("cat", .i8, 22, slot: 5, q: -127...127),      // 5
+        F.value("rgb", .u8, 3, slot: 6),                      // 6
+    ]
+    let counts: [Int32] = [5, 8, 3, 6]
+    var constants: [Constant] = []
+    for (k, o) in counts.enumerated() {
+        constants.append(Constant(kind: .int8, values: pseudoRandom(Int(o) * 3 * 9, -127...127, seed: UInt64(60 + 2 * k))))
+        constants.append(Constant(kind: .int32, values: pseudoRandom(Int(o), -2000...2000, seed: UInt64(61 + 2 * k))))
+    }
+    constants.append(Constant(kind: .int8, values: pseudoRandom(3 * 22, -127...127, seed: 70)))
+    constants.append(Constant(kind: .int32, values: pseudoRandom(3, -90...90, seed: 71)))
+    func p3(_ o: Int32) -> ConvParameters {
+        ConvParameters(outputChannels: o, inputChannels: 3, kernelHeight: 3, kernelWidth: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
+    }
+    let perChannel = (0..<8).map { QuantMultiplier(0.002 + 0.0007 * Double($0)) }
+    let requants = [
+        Requantization(positive: [QuantMultiplier(0.004)], negative: [QuantMultiplier(0.001)], clampMin: -127, clampMax: 127),
+        Requantization(positive: perChannel, negative: perChannel.map { QuantMultiplier($0.real / 3) }, clampMin: -127, clampMax: 127),
+        Requantization(positive: [QuantMultiplier(0.006)], negative: [QuantMultiplier(0.002)], clampMin: -127, clampMax: 127),
+        Requantization(positive: [QuantMultiplier(0.005)], negative: [QuantMultiplier(0.001)], clampMin: -100, clampMax: 100),
+    ]
+    var instructions: [Instruction] = [.inputPixels(dst: 0)]
+    for k in 0..<4 {
+        instructions.append(.conv(dst: ValueID(k + 1), src: 0, params: p3(counts[k]), weights: ConstantID(2 * k), weightBits: 8,
+                                  bias: ConstantID(2 * k + 1), requant: requants[k], padValues: nil))
+    }
+    let tail = ConvParameters(outputChannels: 3, inputChannels: 22, kernelHeight: 1, kernelWidth: 1, padTop: 0, padLeft: 0, padBottom: 0, padRight: 0)
+    instructions += [
+        .concat(dst: 5, sources: [1, 2, 3, 4], multipliers: [nil, nil, nil, nil], clampMin: -127, clampMax: 127),
+        .conv(dst: 6, src: 5, params: tail, weights: 8, weightBits: 8, bias: 9,
+              requant: Requantization(positive: [QuantMultiplier(0.05)], clampMin: 0, clampMax: 255), padValues: nil),
+        .outputPixels(src: 6),
+    ]
+    let meta = ModelMetadata(modelName: "siblings", scale: 1, channelOrder: .rgb, valueRange: 255, inputName: "in", outputName: "out", sourceBytes: 1)
+    return Program(metadata: meta, values: values, constants: constants, instructions: instructions, slotCount: 7)
+}
+
+final class SiblingConvTests: XCTestCase {
+    func testSiblingConvsRunAsOneAndComputeTheReferencePixels() throws {
+        let p = siblingProgram()
+        let vm = try VirtualMachine(program: p, kernels: .best)
+        XCTAssertEqual(vm.concatPartsStoredByConvs, 4)
+        XCTAssertEqual(vm.siblingConvGroups, [1: [1, 2, 3]], "the fourth conv's clamp differs: it runs alone")
+        let image = testImage(width: 37, height: 11, seed: 5)
+        let reference = try VirtualMachine(program: p, kernels: .reference, threads: 1).run(image)
+        XCTAssertGreaterThan(Set(reference.pixels).count, 16, "a flat output would make the comparison vacuous")
+        // Every kernel set this CPU runs (the fused conv takes each set's tiles).
+        for set in KernelSet.allCases where set != .reference {
+            guard (try? VirtualMachine(program: p, kernels: set)) != nil else { continue }
+            for threads in [1, 3] {
+                XCTAssertEqual(try VirtualMachine(program: p, kernels: set, threads: threads).run(image), reference, "--kernels \(set) --threads \(threads)")
+            }
+        }
+        // runRaw keeps every value, so the siblings run one by one there.
+        let raw = try VirtualMachine(program: p, kernels: .best).runRaw(image)
+        XCTAssertEqual(raw.image, reference)
+    }
+}

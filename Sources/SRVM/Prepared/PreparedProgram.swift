@@ -105,6 +105,7 @@ final class PreparedProgram {
         for (i, ins) in p.instructions.enumerated() {
             if let d = ins.destination, let (whole, _) = concatParts[d], concatAllocation[whole] == nil { concatAllocation[whole] = i }
         }
+        findSiblingConvs(ranges: ranges, amx: amx)
         for (i, ins) in p.instructions.enumerated() {
             switch ins {
             case let .conv(_, src, q, w, _, b, r, pad):
@@ -145,6 +146,53 @@ final class PreparedProgram {
     /// Concats that convs store into: destination -> the instruction that allocates it.
     private var concatAllocation: [ValueID: Int] = [:]
     var concatPartCount: Int { concatParts.count }
+    /// Sibling convs run as one (see `findSiblingConvs`): first conv's index -> the conv over all
+    /// their outputs and its channel count. Only when values are not kept (they are concat parts).
+    private var siblingConvs: [Int: (conv: PreparedConv, channels: Int)] = [:]
+    /// The other convs of each sibling group: they do nothing.
+    private var siblingFollowers: Set<Int> = []
+    /// First conv's index -> every member's index.
+    private(set) var siblingGroups: [Int: [Int]] = [:]
+
+    /// Consecutive convs of one source with the same geometry, pads, output type, clamp and offset,
+    /// whose results are consecutive parts of one concat (XLSR's four 3 -> 8 heads): one conv with
+    /// their weights, biases and per-channel multipliers end to end computes the same bytes,
+    /// reading the source once and filling whole vectors in the epilogue (8-channel convs fill half).
+    private func findSiblingConvs(ranges: [ClosedRange<Int32>], amx: Bool) {
+        let p = program, n = p.instructions.count
+        func padValues(_ c: ConstantID?) -> [Int32]? { c.map { p.constants[Int($0)].values } }
+        var k = 0
+        while k < n {
+            guard case let .conv(d0, src, q0, _, _, _, r0, pad0) = p.instructions[k], q0.group == 1,
+                  let (whole, first) = concatParts[d0] else { k += 1; continue }
+            var members = [k], next = first + Int(q0.outputChannels), j = k + 1
+            while j < n, case let .conv(d, s, q, _, _, _, r, pad) = p.instructions[j], s == src,
+                  ConvParameters(q, outputChannels: q0.outputChannels) == q0, padValues(pad) == padValues(pad0),
+                  r.clampMin == r0.clampMin, r.clampMax == r0.clampMax, r.offset == r0.offset, (r.negative == nil) == (r0.negative == nil),
+                  p.values[Int(d)].type == p.values[Int(d0)].type, let (w, at) = concatParts[d], w == whole, at == next {
+                members.append(j); next += Int(q.outputChannels); j += 1
+            }
+            k = j
+            guard members.count > 1 else { continue }
+            var weights: [Int32] = [], bias: [Int32] = [], positive: [QuantMultiplier] = [], negative: [QuantMultiplier] = []
+            for m in members {
+                guard case let .conv(_, _, q, w, _, b, r, _) = p.instructions[m] else { continue }
+                let o = Int(q.outputChannels)
+                weights += p.constants[Int(w)].values; bias += p.constants[Int(b)].values
+                positive += r.positive.count == 1 ? Array(repeating: r.positive[0], count: o) : r.positive
+                if let neg = r.negative { negative += neg.count == 1 ? Array(repeating: neg[0], count: o) : neg }
+            }
+            let channels = next - first
+            let requant = Requantization(positive: positive, negative: r0.negative == nil ? nil : negative,
+                                         clampMin: r0.clampMin, clampMax: r0.clampMax, offset: r0.offset)
+            let conv = PreparedConv(params: ConvParameters(q0, outputChannels: Int32(channels)), weights: weights, bias: bias,
+                                    requant: requant, padValues: padValues(pad0), source: p.values[Int(src)],
+                                    sourceRange: ranges[Int(src)], isa: isa, amx: amx)
+            siblingConvs[members[0]] = (conv, channels)
+            siblingGroups[members[0]] = members
+            siblingFollowers.formUnion(members.dropFirst())
+        }
+    }
     var viewSliceCount: Int { viewSlices.count }
 
     /// The last run's buffers, reused by the next run of the same size: fresh allocations of
@@ -246,8 +294,13 @@ final class PreparedProgram {
                 }
             case .sliceChannels where folded:
                 break   // its readers read the source in place
-            case let .conv(_, src, _, _, _, _, _, _):
-                if let f = spaceFolds[index] {
+            case .conv where !keep && siblingFollowers.contains(index):
+                break   // the first conv of its sibling group computed its channels
+            case let .conv(d, src, _, _, _, _, _, _):
+                if !keep, let (conv, channels) = siblingConvs[index], let (whole, _) = parts[d] {
+                    conv.run(src: buf(src), srcLayout: lay(src), dst: dst!, dstLayout: PixelLayout(view: channels, of: lay(whole)),
+                             isa: isa, threads: threads)
+                } else if let f = spaceFolds[index] {
                     convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: buf(f.dst), dstLayout: dl!, isa: isa, threads: threads,
                                       depthToSpace: (f.block, lay(f.dst)))
                 } else if !keep, let list = bandedRequantizes[index] {
