@@ -87,6 +87,8 @@ public final class VirtualMachine {
     /// Sibling convs the prepared engine runs as one: first conv's index -> every member's index
     /// (empty for the reference). A profile times the group on its first conv.
     public var siblingConvGroups: [Int: [Int]] { prepared?.siblingGroups ?? [:] }
+    /// Grouped convs the prepared engine runs as convs of two groups each (AMX only).
+    var groupPairConvs: Int { prepared?.groupPairCount ?? 0 }
 
     /// Multiply-accumulates of one run at `width` x `height` (conv products; for GMAC/s).
     public func multiplyAccumulates(width: Int, height: Int) throws -> Int {

@@ -491,3 +491,59 @@ final class SiblingConvTests: XCTestCase {
         XCTAssertEqual(raw.image, reference)
     }
 }
+
+/// XLSR's Gblock: a 32 -> 32 conv in 4 groups of 8 on an int16 source, per-channel negative
+/// multipliers, pad values, and a requantize of its result right after it (run in its bands).
+func groupedProgram() -> Program {
+    typealias F = Fixtures
+    let values = [
+        F.value("x", .u8, 3, slot: 0),                          // 0
+        F.value("wide", .i16, 32, slot: 1, q: -20000...20000),  // 1
+        F.value("g", .i16, 32, slot: 2, q: -30000...30000),     // 2
+        F.value("g8", .i8, 32, slot: 3, q: -127...127),         // 3
+        F.value("rgb", .u8, 3, slot: 0),                        // 4
+    ]
+    let constants = [
+        Constant(kind: .int8, values: pseudoRandom(32 * 3 * 9, -127...127, seed: 80)), Constant(kind: .int32, values: pseudoRandom(32, -900...900, seed: 81)),
+        Constant(kind: .int8, values: pseudoRandom(32 * 8 * 9, -127...127, seed: 82)), Constant(kind: .int32, values: pseudoRandom(32, -9000...9000, seed: 83)),
+        Constant(kind: .int32, values: pseudoRandom(32, -300...300, seed: 84)),
+        Constant(kind: .int8, values: pseudoRandom(3 * 32, -127...127, seed: 85)), Constant(kind: .int32, values: pseudoRandom(3, -90...90, seed: 86)),
+    ]
+    func p3(_ o: Int32, _ i: Int32, group: Int32 = 1) -> ConvParameters {
+        ConvParameters(outputChannels: o, inputChannels: i, kernelHeight: 3, kernelWidth: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, group: group)
+    }
+    let tail = ConvParameters(outputChannels: 3, inputChannels: 32, kernelHeight: 1, kernelWidth: 1, padTop: 0, padLeft: 0, padBottom: 0, padRight: 0)
+    let positive = (0..<32).map { QuantMultiplier(0.0004 + 0.00003 * Double($0)) }
+    let instructions: [Instruction] = [
+        .inputPixels(dst: 0),
+        .conv(dst: 1, src: 0, params: p3(32, 3), weights: 0, weightBits: 8, bias: 1,
+              requant: Requantization(positive: [QuantMultiplier(3.0)], clampMin: -20000, clampMax: 20000), padValues: nil),
+        .conv(dst: 2, src: 1, params: p3(32, 32, group: 4), weights: 2, weightBits: 8, bias: 3,
+              requant: Requantization(positive: positive, negative: positive.map { QuantMultiplier($0.real / 5) }, clampMin: -30000, clampMax: 30000),
+              padValues: 4),
+        .requantize(dst: 3, src: 2, requant: Requantization(positive: [QuantMultiplier(0.01)], clampMin: -127, clampMax: 127)),
+        .conv(dst: 4, src: 3, params: tail, weights: 5, weightBits: 8, bias: 6,
+              requant: Requantization(positive: [QuantMultiplier(0.08)], clampMin: 0, clampMax: 255), padValues: nil),
+        .outputPixels(src: 4),
+    ]
+    let meta = ModelMetadata(modelName: "grouped", scale: 1, channelOrder: .rgb, valueRange: 255, inputName: "in", outputName: "out", sourceBytes: 1)
+    return Program(metadata: meta, values: values, constants: constants, instructions: instructions, slotCount: 4)
+}
+
+final class GroupPairTests: XCTestCase {
+    func testGroupedConvAsPairsOfGroupsComputesTheReferencePixels() throws {
+        let p = groupedProgram()
+        let image = testImage(width: 41, height: 9, seed: 12)
+        let reference = try VirtualMachine(program: p, kernels: .reference, threads: 1).run(image)
+        XCTAssertGreaterThan(Set(reference.pixels).count, 16, "a flat output would make the comparison vacuous")
+        for set in KernelSet.allCases where set != .reference {
+            guard let vm = try? VirtualMachine(program: p, kernels: set) else { continue }
+            if set == .amx { XCTAssertEqual(vm.groupPairConvs, 1, "the grouped conv runs as two convs of two groups") }
+            for threads in [1, 3] {
+                XCTAssertEqual(try VirtualMachine(program: p, kernels: set, threads: threads).run(image), reference, "--kernels \(set) --threads \(threads)")
+            }
+            XCTAssertEqual(try vm.runRaw(image).image, reference, "--kernels \(set), every value kept")
+        }
+        if (try? VirtualMachine(program: p, kernels: .amx)) == nil { print("GroupPairTests: no AMX on this CPU; the pairs of groups (AMX only) not run") }
+    }
+}

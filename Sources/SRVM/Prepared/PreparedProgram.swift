@@ -106,9 +106,10 @@ final class PreparedProgram {
             if let d = ins.destination, let (whole, _) = concatParts[d], concatAllocation[whole] == nil { concatAllocation[whole] = i }
         }
         findSiblingConvs(ranges: ranges, amx: amx)
+        if amx { splitGroupPairs(ranges: ranges) }
         for (i, ins) in p.instructions.enumerated() {
             switch ins {
-            case let .conv(_, src, q, w, _, b, r, pad):
+            case let .conv(_, src, q, w, _, b, r, pad) where groupPairs[i] == nil:
                 var (weights, bias, requant) = (p.constants[Int(w)].values, p.constants[Int(b)].values, r)
                 if let f = spaceFolds[i], f.crd {
                     // Output channel c'·b² + sub becomes sub·C' + c': each sub-pixel's channels contiguous.
@@ -153,6 +154,47 @@ final class PreparedProgram {
     private var siblingFollowers: Set<Int> = []
     /// First conv's index -> every member's index.
     private(set) var siblingGroups: [Int: [Int]] = [:]
+
+    /// Grouped convs run as convs of two groups each on channel views (AMX): conv index -> each
+    /// part with its first input and output channel.
+    private var groupPairs: [Int: [(conv: PreparedConv, input: Int, output: Int)]] = [:]
+    var groupPairCount: Int { groupPairs.count }
+
+    /// On AMX a grouped conv of 4 or more groups of at most 8 channels (XLSR's 32 -> 32 in 4
+    /// groups) would run dense, most of its products with zero weights; as convs of two groups
+    /// each (16 channels, dense within: merged kernel rows of 3 x 16 bytes, one K step) on views
+    /// of its source and result it does half the tile products of the dense conv. Each output
+    /// channel sums the same products: the same bytes.
+    private func splitGroupPairs(ranges: [ClosedRange<Int32>]) {
+        let p = program
+        for (i, ins) in p.instructions.enumerated() {
+            guard case let .conv(d, src, q, w, _, b, r, pad) = ins else { continue }
+            let G = Int(q.group), cg = Int(q.inputChannels) / max(G, 1), og = Int(q.outputChannels) / max(G, 1)
+            guard G >= 4, G % 2 == 0, cg <= 8, q.dilationX == 1, q.kernelWidth > 1, spaceFolds[i] == nil, concatParts[d] == nil
+            else { continue }
+            let weights = p.constants[Int(w)].values, bias = p.constants[Int(b)].values
+            let pads = pad.map { p.constants[Int($0)].values }
+            let perOutput = cg * Int(q.kernelHeight * q.kernelWidth)
+            func slice(_ m: [QuantMultiplier], _ o: Int) -> [QuantMultiplier] { m.count == 1 ? m : Array(m[o..<(o + 2 * og)]) }
+            var parts: [(PreparedConv, Int, Int)] = []
+            for pair in 0..<(G / 2) {
+                let ci = 2 * pair * cg, co = 2 * pair * og
+                let part = ConvParameters(outputChannels: Int32(2 * og), inputChannels: Int32(2 * cg), kernelHeight: q.kernelHeight,
+                                          kernelWidth: q.kernelWidth, strideY: q.strideY, strideX: q.strideX, padTop: q.padTop,
+                                          padLeft: q.padLeft, padBottom: q.padBottom, padRight: q.padRight,
+                                          dilationY: q.dilationY, dilationX: q.dilationX, group: 2)
+                let requant = Requantization(positive: slice(r.positive, co), negative: r.negative.map { slice($0, co) },
+                                             clampMin: r.clampMin, clampMax: r.clampMax, offset: r.offset)
+                let conv = PreparedConv(params: part, weights: Array(weights[(co * perOutput)..<((co + 2 * og) * perOutput)]),
+                                        bias: Array(bias[co..<(co + 2 * og)]), requant: requant,
+                                        padValues: pads.map { Array($0[ci..<(ci + 2 * cg)]) }, source: p.values[Int(src)],
+                                        sourceRange: ranges[Int(src)], isa: isa, amx: true)
+                guard conv.amxPlan?.mergesRows == true else { parts = []; break }
+                parts.append((conv, ci, co))
+            }
+            if !parts.isEmpty { groupPairs[i] = parts }
+        }
+    }
 
     /// Consecutive convs of one source with the same geometry, pads, output type, clamp and offset,
     /// whose results are consecutive parts of one concat (XLSR's four 3 -> 8 heads): one conv with
@@ -199,8 +241,10 @@ final class PreparedProgram {
     /// tens of MiB come from the kernel as zeroed pages, faulted in again on every run.
     private let bufferCache = BufferCache()
 
-    /// The prepared convs in program order.
-    var preparedConvs: [PreparedConv] { convs.keys.sorted().map { convs[$0]! } }
+    /// The prepared convs in program order (a grouped conv run as pairs of groups: its parts).
+    var preparedConvs: [PreparedConv] {
+        (Array(convs.keys) + Array(groupPairs.keys)).sorted().flatMap { groupPairs[$0]?.map(\.conv) ?? [convs[$0]!] }
+    }
 
     /// Where each value lives for this input size (views and the folded depth_to_space only
     /// when `folds`; `runRaw` captures every value, so it runs without them).
@@ -300,6 +344,22 @@ final class PreparedProgram {
                 if !keep, let (conv, channels) = siblingConvs[index], let (whole, _) = parts[d] {
                     conv.run(src: buf(src), srcLayout: lay(src), dst: dst!, dstLayout: PixelLayout(view: channels, of: lay(whole)),
                              isa: isa, threads: threads)
+                } else if let parts = groupPairs[index] {
+                    let (ls, ld) = (lay(src), dl!)
+                    let run = { (conv: PreparedConv, ci: Int, co: Int) in
+                        conv.run(src: buf(src) + ci * ls.type.byteWidth, srcLayout: PixelLayout(view: Int(conv.params.inputChannels), of: ls),
+                                 dst: dst! + co * ld.type.byteWidth, dstLayout: PixelLayout(view: Int(conv.params.outputChannels), of: ld),
+                                 isa: self.isa, threads: threads)
+                    }
+                    if !keep, let list = bandedRequantizes[index] {
+                        for part in parts { run(part.conv, part.input, part.output) }
+                        for r in list {
+                            guard case let .requantize(rd, rs, _) = p.instructions[r] else { preconditionFailure("banded requantize") }
+                            requantizeHWC(dst: buf(rd), lay(rd), src: buf(rs), lay(rs), tables: requants[r]!.tables, isa: isa, threads: threads)
+                        }
+                    } else {
+                        for part in parts { run(part.conv, part.input, part.output) }
+                    }
                 } else if let f = spaceFolds[index] {
                     convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: buf(f.dst), dstLayout: dl!, isa: isa, threads: threads,
                                       depthToSpace: (f.block, lay(f.dst)))
