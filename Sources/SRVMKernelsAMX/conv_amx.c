@@ -52,7 +52,11 @@ AMX_TARGET void srvm_amx_configure(int kBytes) {
 /// Where the tile rows of the 16 pixels from call pixel p0, tap t, read their kBytes: straight
 /// from the source with the run's stride when all 16 are inside the image, else gathered into
 /// `scratch` (64-byte rows; masked loads, so no byte past a pixel's K is touched), the pad pixel
-/// for those outside. SPLIT16 gathers its high plane at scratch + 1024.
+/// for those outside the image and zeros for rows past the call's last pixel (their sums are
+/// never stored). SPLIT16 gathers its high plane at scratch + 1024. Only the interleaved split
+/// format reads the pad pixel's high bytes (hiOffset = S, the pad's layout): a merged conv's taps
+/// cover every output pixel of the row (its staged rows hold the pad columns), and its hiOffset
+/// is a staged plane, far past the pad pixel.
 AMX_TARGET static inline const uint8_t *source_rows(const srvm_amx_conv_args *a, long p0, long t, long off,
                                                     uint8_t *scratch, long *stride) {
     long n = a->pixels - p0;
@@ -65,7 +69,12 @@ AMX_TARGET static inline const uint8_t *source_rows(const srvm_amx_conv_args *a,
     }
     __mmask64 m = a->kBytes >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << a->kBytes) - 1);
     for (long r = 0; r < 16; r++) {
-        const int inside = r < n && x + r >= tap->xLo && x + r < tap->xHi;
+        if (r >= n) {
+            _mm512_store_si512((void *)(scratch + r * 64), _mm512_setzero_si512());
+            if (a->format == SRVM_AMX_SPLIT16) _mm512_store_si512((void *)(scratch + 1024 + r * 64), _mm512_setzero_si512());
+            continue;
+        }
+        const int inside = x + r >= tap->xLo && x + r < tap->xHi;
         const uint8_t *p = (inside ? (const uint8_t *)(tap->base + (x + r) * a->pixelStride) : a->pad) + off;
         _mm512_store_si512((void *)(scratch + r * 64), _mm512_maskz_loadu_epi8(m, p));
         if (a->format == SRVM_AMX_SPLIT16)

@@ -351,14 +351,11 @@ final class PreparedProgram {
                                  dst: dst! + co * ld.type.byteWidth, dstLayout: PixelLayout(view: Int(conv.params.outputChannels), of: ld),
                                  isa: self.isa, threads: threads)
                     }
-                    if !keep, let list = bandedRequantizes[index] {
-                        for part in parts { run(part.conv, part.input, part.output) }
-                        for r in list {
-                            guard case let .requantize(rd, rs, _) = p.instructions[r] else { preconditionFailure("banded requantize") }
-                            requantizeHWC(dst: buf(rd), lay(rd), src: buf(rs), lay(rs), tables: requants[r]!.tables, isa: isa, threads: threads)
-                        }
-                    } else {
-                        for part in parts { run(part.conv, part.input, part.output) }
+                    for part in parts { run(part.conv, part.input, part.output) }
+                    // Requantizes banded with this conv read every part: they run after the last.
+                    for r in keep ? [] : bandedRequantizes[index] ?? [] {
+                        guard case let .requantize(rd, rs, _) = p.instructions[r] else { preconditionFailure("banded requantize") }
+                        requantizeHWC(dst: buf(rd), lay(rd), src: buf(rs), lay(rs), tables: requants[r]!.tables, isa: isa, threads: threads)
                     }
                 } else if let f = spaceFolds[index] {
                     convs[index]!.run(src: buf(src), srcLayout: lay(src), dst: buf(f.dst), dstLayout: dl!, isa: isa, threads: threads,
