@@ -153,12 +153,6 @@ public struct ConvParameters: Equatable, Sendable {
         self.padTop = padTop; self.padLeft = padLeft; self.padBottom = padBottom; self.padRight = padRight
         self.dilationY = dilationY; self.dilationX = dilationX; self.group = group
     }
-
-    /// These parameters with another output channel count.
-    public init(_ other: ConvParameters, outputChannels: Int32) {
-        self = other
-        self.outputChannels = outputChannels
-    }
 }
 
 /// The instruction set. Semantics are in SPEC.md §5.3; every integer op reads and writes

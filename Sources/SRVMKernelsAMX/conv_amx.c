@@ -101,6 +101,11 @@ AMX_TARGET static inline const uint8_t *source_rows(const srvm_amx_conv_args *a,
 #define DP_LO(c, b) do { if (fmt == SRVM_AMX_S8) _tile_dpbssd(c, 4, b); else _tile_dpbusd(c, 4, b); } while (0)
 #define DP_HI(c, b) do { if (fmt == SRVM_AMX_U8) _tile_dpbusd(c, 5, b); else _tile_dpbssd(c, 5, b); } while (0)
 
+/// A split s16 source's high-byte rows: beside the gathered low rows, or hiOffset past the source's.
+static inline const uint8_t *split_high_rows(const srvm_amx_conv_args *a, const uint8_t *low) {
+    return low == a->scratch ? low + 1024 : low + a->hiOffset;
+}
+
 AMX_TARGET static inline __attribute__((always_inline)) void
 conv_tiles_full(const srvm_amx_conv_args *a, long p0, const int fmt) {
     const int split = fmt == SRVM_AMX_SPLIT16;
@@ -112,7 +117,7 @@ conv_tiles_full(const srvm_amx_conv_args *a, long p0, const int fmt) {
             const long off = s * a->kBytes;
             long stride0, stride1;
             const uint8_t *x0 = source_rows(a, p0, t, off, a->scratch, &stride0), *x1;
-            if (split) { x1 = x0 == a->scratch ? x0 + 1024 : x0 + a->hiOffset; stride1 = stride0; }
+            if (split) { x1 = split_high_rows(a, x0); stride1 = stride0; }
             else x1 = source_rows(a, p0 + 16, t, off, a->scratch + 1024, &stride1);
             const int8_t *w1 = w + bBytes;
             if (!odd) {
@@ -130,39 +135,30 @@ conv_tiles_full(const srvm_amx_conv_args *a, long p0, const int fmt) {
 }
 
 AMX_TARGET static void conv_tiles(const srvm_amx_conv_args *a, long p0, int32_t *acc) {
-    const int split = a->format == SRVM_AMX_SPLIT16, two = !split && a->pixels - p0 > 16, both = a->halves == 2;
+    const int fmt = a->format, split = fmt == SRVM_AMX_SPLIT16, two = !split && a->pixels - p0 > 16, both = a->halves == 2;
     const long bBytes = a->kBytes / 4 * 64;
     const int8_t *w = a->weights;
     _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
     if (both && (two || split)) {
-        if (a->format == SRVM_AMX_U8) conv_tiles_full(a, p0, SRVM_AMX_U8);
-        else if (a->format == SRVM_AMX_S8) conv_tiles_full(a, p0, SRVM_AMX_S8);
+        if (fmt == SRVM_AMX_U8) conv_tiles_full(a, p0, SRVM_AMX_U8);
+        else if (fmt == SRVM_AMX_S8) conv_tiles_full(a, p0, SRVM_AMX_S8);
         else conv_tiles_full(a, p0, SRVM_AMX_SPLIT16);
     } else {
+        // One half of the outputs, or both for a byte conv's last 16 pixels of a row: loads first.
         for (long t = 0; t < a->tapCount; t++) {
             for (long s = 0; s < a->kSteps; s++) {
                 const long off = s * a->kBytes;
                 long stride;
                 const uint8_t *x = source_rows(a, p0, t, off, a->scratch, &stride);
                 _tile_loadd(4, x, stride);
-                if (split) _tile_loadd(5, x == a->scratch ? x + 1024 : x + a->hiOffset, stride);
+                if (split) _tile_loadd(5, split_high_rows(a, x), stride);
                 if (two) { x = source_rows(a, p0 + 16, t, off, a->scratch + 1024, &stride); _tile_loadd(5, x, stride); }
                 _tile_loadd(6, w, 64);
                 if (both) _tile_loadd(7, w + bBytes, 64);
                 w += a->halves * bBytes;
-                if (a->format == SRVM_AMX_S8) {
-                    _tile_dpbssd(0, 4, 6);
-                    if (both) _tile_dpbssd(1, 4, 7);
-                    if (two) { _tile_dpbssd(2, 5, 6); if (both) _tile_dpbssd(3, 5, 7); }
-                } else if (a->format == SRVM_AMX_U8) {
-                    _tile_dpbusd(0, 4, 6);
-                    if (both) _tile_dpbusd(1, 4, 7);
-                    if (two) { _tile_dpbusd(2, 5, 6); if (both) _tile_dpbusd(3, 5, 7); }
-                } else {
-                    _tile_dpbusd(0, 4, 6);
-                    _tile_dpbssd(2, 5, 6);
-                    if (both) { _tile_dpbusd(1, 4, 7); _tile_dpbssd(3, 5, 7); }
-                }
+                DP_LO(0, 6);
+                if (both) DP_LO(1, 7);   // then neither two nor split (the full case above)
+                if (two || split) DP_HI(2, 6);
             }
         }
     }

@@ -225,13 +225,13 @@ public func channelSumsAVX512(src: UnsafeRawPointer, _ type: StorageType, pixels
             let base = src + c * eb
             if n == 64 {
                 for p in p0..<p1 {
-                    let row = base + p * stride * eb
+                    let row = base + p &* stride &* eb
                     a0 = _mm512_add_epi32(a0, load16Lanes(row, type)); a1 = _mm512_add_epi32(a1, load16Lanes(row + 16 * eb, type))
                     a2 = _mm512_add_epi32(a2, load16Lanes(row + 32 * eb, type)); a3 = _mm512_add_epi32(a3, load16Lanes(row + 48 * eb, type))
                 }
             } else {
                 for p in p0..<p1 {
-                    let row = base + p * stride * eb
+                    let row = base + p &* stride &* eb
                     a0 = _mm512_add_epi32(a0, load16Lanes(row, type, mask: m0)); a1 = _mm512_add_epi32(a1, load16Lanes(row + 16 * eb, type, mask: m1))
                     a2 = _mm512_add_epi32(a2, load16Lanes(row + 32 * eb, type, mask: m2)); a3 = _mm512_add_epi32(a3, load16Lanes(row + 48 * eb, type, mask: m3))
                 }

@@ -200,15 +200,9 @@ final class ResidualAndViewTests: XCTestCase {
             for subtract in [false, true] {
                 let p = residualProgram(convIsA: convIsA, subtract: subtract)
                 let image = testImage(width: 23, height: 17, seed: 5)
-                let reference = try VirtualMachine(program: p, kernels: .reference, threads: 1).run(image)
-                XCTAssertGreaterThan(Set(reference.pixels).count, 16, "a flat output would make the comparison vacuous")
                 XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).bandedRequantizeCount, 1)
-                for set in [KernelSet.portable, .best] {
-                    for threads in [1, 3] {
-                        XCTAssertEqual(try VirtualMachine(program: p, kernels: set, threads: threads).run(image), reference,
-                                       "convIsA \(convIsA) subtract \(subtract) --kernels \(set) --threads \(threads)")
-                    }
-                }
+                let reference = try assertKernelSetsMatchTheReference(p, image, sets: [.portable, .best], threads: [1, 3],
+                                                                      "convIsA \(convIsA) subtract \(subtract) ")
                 // runRaw keeps every value on the file's slots: the same pixels again.
                 XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).runRaw(image).image, reference)
             }
@@ -275,13 +269,7 @@ final class SplitViewTests: XCTestCase {
         // The slice's requantize runs inside the first conv's rows.
         XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).bandedRequantizeCount, 1)
         let image = testImage(width: 31, height: 13, seed: 9)
-        let reference = try VirtualMachine(program: p, kernels: .reference, threads: 1).run(image)
-        XCTAssertGreaterThan(Set(reference.pixels).count, 16, "a flat output would make the comparison vacuous")
-        for set in [KernelSet.portable, .best] {
-            for threads in [1, 3] {
-                XCTAssertEqual(try VirtualMachine(program: p, kernels: set, threads: threads).run(image), reference, "--kernels \(set) --threads \(threads)")
-            }
-        }
+        let reference = try assertKernelSetsMatchTheReference(p, image, sets: [.portable, .best], threads: [1, 3])
         XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).runRaw(image).image, reference)
     }
 }
@@ -406,17 +394,10 @@ final class ContrastAttentionTests: XCTestCase {
         for wide in [false, true] {
             let p = contrastProgram(wide: wide)
             let image = testImage(width: 21, height: 29, seed: 12)
-            let reference = try VirtualMachine(program: p, kernels: .reference, threads: 1).run(image)
-            XCTAssertGreaterThan(Set(reference.pixels).count, 16, "a flat output would make the comparison vacuous")
             // The variance must not sit at a clamp bound (then a wrong sum could go unseen).
             let variance = try VirtualMachine(program: p, kernels: .reference, threads: 1).runRaw(image).values[5]![0]
             XCTAssertTrue(variance > 4 && variance < (wide ? 15000 : 63), "variance \(variance)")
-            for set in [KernelSet.portable, .best] {
-                for threads in [1, 2, 3] {
-                    XCTAssertEqual(try VirtualMachine(program: p, kernels: set, threads: threads).run(image), reference,
-                                   "wide \(wide) --kernels \(set) --threads \(threads)")
-                }
-            }
+            let reference = try assertKernelSetsMatchTheReference(p, image, sets: [.portable, .best], threads: [1, 2, 3], "wide \(wide) ")
             XCTAssertEqual(try VirtualMachine(program: p, kernels: .best).runRaw(image).image, reference)
         }
     }
@@ -477,15 +458,8 @@ final class SiblingConvTests: XCTestCase {
         XCTAssertEqual(vm.concatPartsStoredByConvs, 4)
         XCTAssertEqual(vm.siblingConvGroups, [1: [1, 2, 3]], "the fourth conv's clamp differs: it runs alone")
         let image = testImage(width: 37, height: 11, seed: 5)
-        let reference = try VirtualMachine(program: p, kernels: .reference, threads: 1).run(image)
-        XCTAssertGreaterThan(Set(reference.pixels).count, 16, "a flat output would make the comparison vacuous")
         // Every kernel set this CPU runs (the fused conv takes each set's tiles).
-        for set in KernelSet.allCases where set != .reference {
-            guard (try? VirtualMachine(program: p, kernels: set)) != nil else { continue }
-            for threads in [1, 3] {
-                XCTAssertEqual(try VirtualMachine(program: p, kernels: set, threads: threads).run(image), reference, "--kernels \(set) --threads \(threads)")
-            }
-        }
+        let reference = try assertKernelSetsMatchTheReference(p, image, sets: kernelSetsThisCPURuns(p), threads: [1, 3])
         // runRaw keeps every value, so the siblings run one by one there.
         let raw = try VirtualMachine(program: p, kernels: .best).runRaw(image)
         XCTAssertEqual(raw.image, reference)
@@ -534,14 +508,11 @@ final class GroupPairTests: XCTestCase {
     func testGroupedConvAsPairsOfGroupsComputesTheReferencePixels() throws {
         let p = groupedProgram()
         let image = testImage(width: 41, height: 9, seed: 12)
-        let reference = try VirtualMachine(program: p, kernels: .reference, threads: 1).run(image)
-        XCTAssertGreaterThan(Set(reference.pixels).count, 16, "a flat output would make the comparison vacuous")
-        for set in KernelSet.allCases where set != .reference {
-            guard let vm = try? VirtualMachine(program: p, kernels: set) else { continue }
+        let sets = kernelSetsThisCPURuns(p)
+        let reference = try assertKernelSetsMatchTheReference(p, image, sets: sets, threads: [1, 3])
+        for set in sets {
+            let vm = try VirtualMachine(program: p, kernels: set)
             if set == .amx { XCTAssertEqual(vm.groupPairConvs, 1, "the grouped conv runs as two convs of two groups") }
-            for threads in [1, 3] {
-                XCTAssertEqual(try VirtualMachine(program: p, kernels: set, threads: threads).run(image), reference, "--kernels \(set) --threads \(threads)")
-            }
             XCTAssertEqual(try vm.runRaw(image).image, reference, "--kernels \(set), every value kept")
         }
         if (try? VirtualMachine(program: p, kernels: .amx)) == nil { print("GroupPairTests: no AMX on this CPU; the pairs of groups (AMX only) not run") }

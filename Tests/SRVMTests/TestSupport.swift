@@ -1,4 +1,6 @@
 import FixedPoint
+import SRImage
+import XCTest
 import QSRFormat
 @testable import SRVM
 
@@ -50,4 +52,26 @@ func referenceConv(_ x: [Int32], c C: Int, h H: Int, w W: Int, params q: ConvPar
         }
     }
     return (out, Ho, Wo)
+}
+
+/// The reference kernels' output for `image` (checked not to be flat, which would make the
+/// comparison vacuous), after checking that every kernel set in `sets`, at every thread count in
+/// `threads`, computes the same pixels. `label` starts each failure message.
+@discardableResult
+func assertKernelSetsMatchTheReference(_ p: Program, _ image: RGBImage, sets: [KernelSet], threads: [Int], _ label: String = "",
+                                       file: StaticString = #filePath, line: UInt = #line) throws -> RGBImage {
+    let reference = try VirtualMachine(program: p, kernels: .reference, threads: 1).run(image)
+    XCTAssertGreaterThan(Set(reference.pixels).count, 16, "a flat output would make the comparison vacuous", file: file, line: line)
+    for set in sets {
+        for t in threads {
+            XCTAssertEqual(try VirtualMachine(program: p, kernels: set, threads: t).run(image), reference,
+                           "\(label)--kernels \(set) --threads \(t)", file: file, line: line)
+        }
+    }
+    return reference
+}
+
+/// Every kernel set but the reference that this CPU runs `p` with.
+func kernelSetsThisCPURuns(_ p: Program) -> [KernelSet] {
+    KernelSet.allCases.filter { $0 != .reference && (try? VirtualMachine(program: p, kernels: $0)) != nil }
 }

@@ -179,10 +179,8 @@ final class PreparedProgram {
             var parts: [(PreparedConv, Int, Int)] = []
             for pair in 0..<(G / 2) {
                 let ci = 2 * pair * cg, co = 2 * pair * og
-                let part = ConvParameters(outputChannels: Int32(2 * og), inputChannels: Int32(2 * cg), kernelHeight: q.kernelHeight,
-                                          kernelWidth: q.kernelWidth, strideY: q.strideY, strideX: q.strideX, padTop: q.padTop,
-                                          padLeft: q.padLeft, padBottom: q.padBottom, padRight: q.padRight,
-                                          dilationY: q.dilationY, dilationX: q.dilationX, group: 2)
+                var part = q
+                part.outputChannels = Int32(2 * og); part.inputChannels = Int32(2 * cg); part.group = 2
                 let requant = Requantization(positive: slice(r.positive, co), negative: r.negative.map { slice($0, co) },
                                              clampMin: r.clampMin, clampMax: r.clampMax, offset: r.offset)
                 let conv = PreparedConv(params: part, weights: Array(weights[(co * perOutput)..<((co + 2 * og) * perOutput)]),
@@ -203,13 +201,18 @@ final class PreparedProgram {
     private func findSiblingConvs(ranges: [ClosedRange<Int32>], amx: Bool) {
         let p = program, n = p.instructions.count
         func padValues(_ c: ConstantID?) -> [Int32]? { c.map { p.constants[Int($0)].values } }
+        func sameGeometry(_ a: ConvParameters, _ b: ConvParameters) -> Bool {
+            var a = a
+            a.outputChannels = b.outputChannels
+            return a == b
+        }
         var k = 0
         while k < n {
             guard case let .conv(d0, src, q0, _, _, _, r0, pad0) = p.instructions[k], q0.group == 1,
                   let (whole, first) = concatParts[d0] else { k += 1; continue }
             var members = [k], next = first + Int(q0.outputChannels), j = k + 1
             while j < n, case let .conv(d, s, q, _, _, _, r, pad) = p.instructions[j], s == src,
-                  ConvParameters(q, outputChannels: q0.outputChannels) == q0, padValues(pad) == padValues(pad0),
+                  sameGeometry(q, q0), padValues(pad) == padValues(pad0),
                   r.clampMin == r0.clampMin, r.clampMax == r0.clampMax, r.offset == r0.offset, (r.negative == nil) == (r0.negative == nil),
                   p.values[Int(d)].type == p.values[Int(d0)].type, let (w, at) = concatParts[d], w == whole, at == next {
                 members.append(j); next += Int(q.outputChannels); j += 1
@@ -227,7 +230,9 @@ final class PreparedProgram {
             let channels = next - first
             let requant = Requantization(positive: positive, negative: r0.negative == nil ? nil : negative,
                                          clampMin: r0.clampMin, clampMax: r0.clampMax, offset: r0.offset)
-            let conv = PreparedConv(params: ConvParameters(q0, outputChannels: Int32(channels)), weights: weights, bias: bias,
+            var params = q0
+            params.outputChannels = Int32(channels)
+            let conv = PreparedConv(params: params, weights: weights, bias: bias,
                                     requant: requant, padValues: padValues(pad0), source: p.values[Int(src)],
                                     sourceRange: ranges[Int(src)], isa: isa, amx: amx)
             siblingConvs[members[0]] = (conv, channels)
