@@ -24,13 +24,19 @@ import SRVMKernelsCommon
 public func requantizePixelsAVX2(src: UnsafeRawPointer, _ srcType: StorageType, dst: UnsafeMutableRawPointer, _ dstType: StorageType,
                                  pixels: Int, stride: Int, srcStride: Int? = nil, firstChannel: Int = 0, tables t: RequantTables) {
     let sb = srcType.byteWidth, db = dstType.byteWidth, ss = srcStride ?? stride
-    for p in 0..<pixels {
+    // Blocks of 64 pixels, 8 channels at a time across the block: a block of channels loads
+    // its per-channel lanes once per 64 pixels, not once per pixel.
+    var p0 = 0
+    while p0 < pixels {
+        let p1 = min(pixels, p0 + 64)
         var c = firstChannel
         while c < stride {
-            let x = loadLanesAVX2(src + (p * ss + c) * sb, srcType)
-            storeLanesAVX2(requantizeLanesAVX2(x, t, channel: c), dst + (p * stride + c) * db, count: 8, type: dstType)
+            let lanes = EpilogueLanes8(t, channel: c)
+            let ps = src + c * sb, pd = dst + c * db
+            for p in p0..<p1 { storeLanesAVX2(lanes.apply(loadLanesAVX2(ps + p * ss * sb, srcType)), pd + p * stride * db, count: 8, type: dstType) }
             c += 8
         }
+        p0 = p1
     }
 }
 
@@ -43,8 +49,21 @@ public struct ElementwiseOperand {
     public init(base: UnsafeRawPointer, type: StorageType, stride: Int, broadcast: Bool) {
         self.base = base; self.type = type; self.stride = stride; self.broadcast = broadcast
     }
-    @inline(__always) func lanes(pixel p: Int, channel c: Int) -> __m256i {
-        loadLanesAVX2(base + ((broadcast ? 0 : p * stride) + c) * type.byteWidth, type)
+}
+
+/// One add operand's scaling, requantize(x << L, M): a plain left shift where that is exact
+/// (see `exactAddShift`), else the requantization; constants computed once per call.
+struct AddOperandScaleAVX2 {
+    let exactShift: __m128i?
+    let q: UniformRequantAVX2
+    let leftShift: __m128i
+    @inline(__always) init(_ m: QuantMultiplier, leftShift L: Int, operandBytes: Int) {
+        exactShift = exactAddShift(m, leftShift: L, operandBytes: operandBytes).map { _mm_cvtsi32_si128(Int32($0)) }
+        q = UniformRequantAVX2(m); leftShift = _mm_cvtsi32_si128(Int32(L))
+    }
+    @inline(__always) func apply(_ x: __m256i) -> __m256i {
+        if let s = exactShift { return _mm256_sll_epi32(x, s) }
+        return q.apply(_mm256_sll_epi32(x, leftShift))
     }
 }
 
@@ -54,23 +73,19 @@ public struct ElementwiseOperand {
 public func addPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, firstChannel: Int = 0,
                           first: Int, pixels: Int, a: ElementwiseOperand, b: ElementwiseOperand, leftShift: Int,
                           ma: QuantMultiplier, mb: QuantMultiplier, mo: QuantMultiplier, subtract: Bool, lo: Int32, hi: Int32) {
-    let qa = RequantLanes(mantissa: ma.mantissa, shift: ma.shift), qb = RequantLanes(mantissa: mb.mantissa, shift: mb.shift)
-    let qo = RequantLanes(mantissa: mo.mantissa, shift: mo.shift)
-    let la = ma.shift > 0, lb = mb.shift > 0, lout = mo.shift > 0
+    let sa = AddOperandScaleAVX2(ma, leftShift: leftShift, operandBytes: a.type.byteWidth)
+    let sb = AddOperandScaleAVX2(mb, leftShift: leftShift, operandBytes: b.type.byteWidth)
+    let qo = UniformRequantAVX2(mo)
     let vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi)
-    let shift = _mm_cvtsi32_si128(Int32(leftShift))
-    // Operands whose scaling is a plain shift (exactAddShift).
-    let xa = exactAddShift(ma, leftShift: leftShift, operandBytes: a.type.byteWidth).map { _mm_cvtsi32_si128(Int32($0)) }
-    let xb = exactAddShift(mb, leftShift: leftShift, operandBytes: b.type.byteWidth).map { _mm_cvtsi32_si128(Int32($0)) }
-    let db = dstType.byteWidth
+    let db = dstType.byteWidth, ab = a.type.byteWidth, bb = b.type.byteWidth
     for p in first..<(first + pixels) {
+        let pa = a.base + (a.broadcast ? 0 : p * a.stride) * ab, pb = b.base + (b.broadcast ? 0 : p * b.stride) * bb
+        let pd = dst + p * stride * db
         var c = firstChannel
         while c < stride {
-            let va = a.lanes(pixel: p, channel: c), vb = b.lanes(pixel: p, channel: c)
-            let ta = xa.map { _mm256_sll_epi32(va, $0) } ?? requantizeAVX2(_mm256_sll_epi32(va, shift), qa, leftShifts: la)
-            let tb = xb.map { _mm256_sll_epi32(vb, $0) } ?? requantizeAVX2(_mm256_sll_epi32(vb, shift), qb, leftShifts: lb)
+            let ta = sa.apply(loadLanesAVX2(pa + c * ab, a.type)), tb = sb.apply(loadLanesAVX2(pb + c * bb, b.type))
             let s = subtract ? _mm256_sub_epi32(ta, tb) : _mm256_add_epi32(ta, tb)
-            storeLanesAVX2(clampAVX2(requantizeAVX2(s, qo, leftShifts: lout), vlo, vhi), dst + (p * stride + c) * db, count: 8, type: dstType)
+            storeLanesAVX2(clampAVX2(qo.apply(s), vlo, vhi), pd + c * db, count: 8, type: dstType)
             c += 8
         }
     }
@@ -80,14 +95,16 @@ public func addPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, 
 /// `firstChannel`: start at this channel, a multiple of 8.
 public func mulPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, firstChannel: Int = 0, first: Int, pixels: Int,
                           a: ElementwiseOperand, b: ElementwiseOperand, m: QuantMultiplier, lo: Int32, hi: Int32) {
-    let q = RequantLanes(mantissa: m.mantissa, shift: m.shift), left = m.shift > 0
+    let q = UniformRequantAVX2(m)
     let vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi)
-    let db = dstType.byteWidth
+    let db = dstType.byteWidth, ab = a.type.byteWidth, bb = b.type.byteWidth
     for p in first..<(first + pixels) {
+        let pa = a.base + (a.broadcast ? 0 : p * a.stride) * ab, pb = b.base + (b.broadcast ? 0 : p * b.stride) * bb
+        let pd = dst + p * stride * db
         var c = firstChannel
         while c < stride {
-            let v = _mm256_mullo_epi32(a.lanes(pixel: p, channel: c), b.lanes(pixel: p, channel: c))
-            storeLanesAVX2(clampAVX2(requantizeAVX2(v, q, leftShifts: left), vlo, vhi), dst + (p * stride + c) * db, count: 8, type: dstType)
+            let v = _mm256_mullo_epi32(loadLanesAVX2(pa + c * ab, a.type), loadLanesAVX2(pb + c * bb, b.type))
+            storeLanesAVX2(clampAVX2(q.apply(v), vlo, vhi), pd + c * db, count: 8, type: dstType)
             c += 8
         }
     }
@@ -117,12 +134,11 @@ public func concatPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageTyp
     for p in first..<(first + pixels) {
         var c0 = 0
         for s in sources {
-            let q = s.multiplier.map { RequantLanes(mantissa: $0.mantissa, shift: $0.shift) }
-            let left = (s.multiplier?.shift ?? 0) > 0
+            let q = s.multiplier.map { UniformRequantAVX2($0) }
             var c = 0
             while c < s.channels {
                 var v = loadLanesAVX2(s.base + (p * s.stride + c) * s.type.byteWidth, s.type)
-                if let q { v = requantizeAVX2(v, q, leftShifts: left) }
+                if let q { v = q.apply(v) }
                 v = clampAVX2(v, vlo, vhi)
                 let n = c0 + c + 8 <= stride && !exact ? 8 : min(8, s.channels - c)
                 storeLanesAVX2(v, dst + (p * stride + c0 + c) * db, count: n, type: dstType)

@@ -1,5 +1,6 @@
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
+import FixedPoint
 
 /// SPEC.md §5.2's requantization on 8 int32 lanes, bit-exact with FixedPoint.requantize.
 ///
@@ -62,6 +63,29 @@ public struct RequantLanes {
 @inline(__always) public func requantizeAVX2(_ x: __m256i, _ q: RequantLanes, leftShifts: Bool) -> __m256i {
     let v = leftShifts ? saturatingShiftLeftAVX2(x, q.leftShift) : x
     return roundingShiftRightAVX2(roundingDoublingHighMulAVX2(v, q.mantissa), q.rightShift)
+}
+
+/// requantize(x, M) with one multiplier in every lane, its constants computed once for a
+/// whole loop (the element-wise kernels): the same steps as requantizeAVX2.
+public struct UniformRequantAVX2 {
+    let mantissa: __m256i, mantissaOdd: __m256i, left: __m256i, right: __m128i, mask: __m256i, halfMask: __m256i
+    let leftShifts: Bool
+    @inline(__always) public init(_ m: QuantMultiplier) {
+        mantissa = _mm256_set1_epi32(m.mantissa); mantissaOdd = _mm256_srli_epi64(mantissa, 32)
+        let k = Int32(max(0, -Int(m.shift)))
+        left = _mm256_set1_epi32(Int32(max(0, Int(m.shift)))); right = _mm_cvtsi32_si128(k)
+        mask = _mm256_set1_epi32(Int32((Int64(1) << k) - 1)); halfMask = _mm256_srai_epi32(mask, 1)
+        leftShifts = m.shift > 0
+    }
+    @inline(__always) public func apply(_ x: __m256i) -> __m256i {
+        let v = leftShifts ? saturatingShiftLeftAVX2(x, left) : x
+        let nudge = _mm256_set1_epi64x(1 << 30)
+        let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(v, mantissa), nudge), 31)
+        let odd = _mm256_slli_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), mantissaOdd), nudge), 1)
+        let high = _mm256_blendv_epi8(even, odd, _mm256_set_epi32(-1, 0, -1, 0, -1, 0, -1, 0))
+        let threshold = _mm256_sub_epi32(halfMask, _mm256_srai_epi32(high, 31))
+        return _mm256_sub_epi32(_mm256_sra_epi32(high, right), _mm256_cmpgt_epi32(_mm256_and_si256(high, mask), threshold))
+    }
 }
 
 /// clamp(v, lo, hi) per lane.

@@ -264,7 +264,12 @@ extension PreparedConv {
         if wordCopies {
             // Tap by tap, one unaligned 4-byte (u8) or 8-byte (s16) word per pixel: a
             // word's channels past C spill into the next tap's place, which the next tap
-            // overwrites; the last tap's spill lands on zero weights.
+            // overwrites; the last tap's spill lands on zero weights. Byte sources of s16
+            // operands (pairs) widen their 4 bytes into the 8-byte word; the pad pixel is
+            // already in the operand format.
+            var widen: ((UInt32) -> UInt64)? = nil
+            if eb == 2 && sourceType == .u8 { widen = widenBytesUnsigned }
+            if eb == 2 && sourceType == .i8 { widen = widenBytesSigned }
             for ky in 0..<kh {
                 let iy = y * sy - pt + ky * dy
                 let inside = iy >= 0 && iy < H
@@ -276,6 +281,7 @@ extension PreparedConv {
                         let px = inside && ix >= 0 && ix < W ? row + ix * sourceBytes : pad
                         let out = gathered + x * gatherBytes + e
                         if eb == 1 { out.storeBytes(of: px.loadUnaligned(as: UInt32.self), as: UInt32.self) }
+                        else if let widen, px != pad { out.storeBytes(of: widen(px.loadUnaligned(as: UInt32.self)), as: UInt64.self) }
                         else { out.storeBytes(of: px.loadUnaligned(as: UInt64.self), as: UInt64.self) }
                     }
                 }
@@ -307,12 +313,13 @@ extension PreparedConv {
 
 extension PreparedConv {
     /// The gather copies whole words: the source holds the operand format (bytes for quads,
-    /// s16 for pairs), so no element needs converting. The word is 4 channels, ≥ C.
+    /// s16 for pairs) or bytes that a pair's copy widens with bit operations (RGB heads on
+    /// AVX2), so no element goes through loadElement. The word is 4 channels, ≥ C.
     /// The last tap's word must end inside the pixel's vector (else it would overwrite the next
     /// pixel's first tap, written before it).
     func gathersWords(eb: Int) -> Bool {
         let fits = (taps - 1) * Int(params.inputChannels) + 4 <= stepsPerTap * kind.channelsPerStep
-        return fits && (eb == 1 ? (sourceType == .u8 || sourceType == .i8) : sourceType == .i16)
+        return fits && (eb == 1 ? (sourceType == .u8 || sourceType == .i8) : sourceType != .i32)
     }
 
     /// Output pixels per register tile for this conv's kind on `isa`.
@@ -328,6 +335,18 @@ extension PreparedConv {
         return 4
         #endif
     }
+}
+
+/// Four u8 (low byte first) as four s16 lanes of a 64-bit word.
+@inline(__always) func widenBytesUnsigned(_ w: UInt32) -> UInt64 {
+    let x = UInt64(w)
+    return (x & 0xFF) | (x & 0xFF00) << 8 | (x & 0xFF_0000) << 16 | (x & 0xFF00_0000) << 24
+}
+
+/// Four i8 as four s16 lanes: the unsigned spread, with 0xFF above every byte whose sign bit is set.
+@inline(__always) func widenBytesSigned(_ w: UInt32) -> UInt64 {
+    let spread = widenBytesUnsigned(w)
+    return spread | ((spread & 0x0080_0080_0080_0080) >> 7) &* 0xFF00
 }
 
 /// Bytes plus `offset` (mod 256): a .quadOffset source in the unsigned operand format.
