@@ -7,9 +7,9 @@ import FixedPoint
 /// SRDHM(x, M0) = (x·M0 + N) / 2^31 truncated, N = 2^30 or 1 − 2^30 by the product's sign.
 /// Both cases equal floor((x·M0 + 2^30) / 2^31) (for a negative product, truncation toward
 /// zero of v = p + 1 − 2^30 is floor((v + 2^31 − 1) / 2^31)), and M0 is never −2^31, so the
-/// saturating case cannot occur. floor(v / 2^31) is bits 31..62 of the 64-bit sum: vpmuldq
-/// forms the products of even lanes; odd lanes are shifted down first; a logical shift by 31
-/// (even) or a left shift by 1 (odd) puts those bits into the lane's dword.
+/// saturating case cannot occur. vpmuldq forms the products of even lanes (odd lanes are
+/// shuffled down first) and floor(v / 2^31) is the high dword of 2·p + 2^31
+/// (highDwordsOfDoubledProducts).
 /// RDBPOT(x, k) = (x >> k) + (x & mask > (mask >> 1) + [x < 0]), mask = 2^k − 1, per lane k.
 public struct RequantLanes {
     public var mantissa: __m256i
@@ -43,12 +43,22 @@ public struct RequantLanes {
 }
 
 @inline(__always) public func roundingDoublingHighMulAVX2(_ x: __m256i, _ m: __m256i) -> __m256i {
-    let nudge = _mm256_set1_epi64x(1 << 30)
-    let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), nudge), 31)
-    let odd = _mm256_slli_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), nudge), 1)
-    // _mm256_blend_epi32 is a macro Swift cannot import; blendv with a constant mask is one uop.
-    return _mm256_blendv_epi8(even, odd, _mm256_set_epi32(-1, 0, -1, 0, -1, 0, -1, 0))
+    highDwordsOfDoubledProducts(_mm256_mul_epi32(x, m), _mm256_mul_epi32(oddLanesDown8(x), oddLanesDown8(m)))
 }
+
+/// floor((p + 2^30) / 2^31) of the even lanes' products `even` and the odd lanes' `odd` (64-bit),
+/// in their lanes: the high dword of 2p + 2^31 (no overflow: |p| < 2^62). The odd lanes' high
+/// dwords are in place and the even lanes' come down with a shuffle, not a shift (shifts and
+/// multiplies share the same two ports).
+@inline(__always) public func highDwordsOfDoubledProducts(_ even: __m256i, _ odd: __m256i) -> __m256i {
+    let nudge = _mm256_set1_epi64x(1 << 31)
+    let even2 = _mm256_add_epi64(_mm256_add_epi64(even, even), nudge), odd2 = _mm256_add_epi64(_mm256_add_epi64(odd, odd), nudge)
+    // _mm256_blend_epi32 is a macro Swift cannot import; blendv with a constant mask is one uop.
+    return _mm256_blendv_epi8(oddLanesDown8(even2), odd2, _mm256_set_epi32(-1, 0, -1, 0, -1, 0, -1, 0))
+}
+
+/// Each 64-bit lane's high dword copied into its low one (vmovshdup: a shuffle, not a shift).
+@inline(__always) public func oddLanesDown8(_ v: __m256i) -> __m256i { _mm256_castps_si256(_mm256_movehdup_ps(_mm256_castsi256_ps(v))) }
 
 @inline(__always) public func roundingShiftRightAVX2(_ x: __m256i, _ k: __m256i) -> __m256i {
     let one = _mm256_set1_epi32(1)
@@ -71,7 +81,7 @@ public struct UniformRequantAVX2 {
     let mantissa: __m256i, mantissaOdd: __m256i, left: __m256i, right: __m128i, mask: __m256i, halfMask: __m256i
     let leftShifts: Bool
     @inline(__always) public init(_ m: QuantMultiplier) {
-        mantissa = _mm256_set1_epi32(m.mantissa); mantissaOdd = _mm256_srli_epi64(mantissa, 32)
+        mantissa = _mm256_set1_epi32(m.mantissa); mantissaOdd = mantissa
         let k = Int32(max(0, -Int(m.shift)))
         left = _mm256_set1_epi32(Int32(max(0, Int(m.shift)))); right = _mm_cvtsi32_si128(k)
         mask = _mm256_set1_epi32(Int32((Int64(1) << k) - 1)); halfMask = _mm256_srai_epi32(mask, 1)
@@ -79,10 +89,7 @@ public struct UniformRequantAVX2 {
     }
     @inline(__always) public func apply(_ x: __m256i) -> __m256i {
         let v = leftShifts ? saturatingShiftLeftAVX2(x, left) : x
-        let nudge = _mm256_set1_epi64x(1 << 30)
-        let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(v, mantissa), nudge), 31)
-        let odd = _mm256_slli_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), mantissaOdd), nudge), 1)
-        let high = _mm256_blendv_epi8(even, odd, _mm256_set_epi32(-1, 0, -1, 0, -1, 0, -1, 0))
+        let high = highDwordsOfDoubledProducts(_mm256_mul_epi32(v, mantissa), _mm256_mul_epi32(oddLanesDown8(v), mantissaOdd))
         let threshold = _mm256_sub_epi32(halfMask, _mm256_srai_epi32(high, 31))
         return _mm256_sub_epi32(_mm256_sra_epi32(high, right), _mm256_cmpgt_epi32(_mm256_and_si256(high, mask), threshold))
     }

@@ -31,14 +31,14 @@ import SRVMKernelsAVX2
 /// (see `exactAddShift`), else the 16-lane requantization.
 struct AddOperandScale {
     let shift: Int32?
-    let mantissa: __m512i, right: __m512i
+    let q: UniformRequant16
     @inline(__always) init(_ m: QuantMultiplier, leftShift: Int, operandBytes: Int) {
         shift = exactAddShift(m, leftShift: leftShift, operandBytes: operandBytes).map(Int32.init)
-        mantissa = _mm512_set1_epi32(m.mantissa); right = _mm512_set1_epi32(Int32(max(0, -Int(m.shift))))
+        q = UniformRequant16(m)
     }
     @inline(__always) func apply(_ x: __m512i, _ L: __m128i) -> __m512i {
         if let s = shift { return _mm512_sll_epi32(x, _mm_cvtsi32_si128(s)) }
-        return requantize16(_mm512_sll_epi32(x, L), mantissa: mantissa, right: right)
+        return q.apply(_mm512_sll_epi32(x, L))
     }
 }
 
@@ -50,22 +50,34 @@ public func addPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType
     precondition(ma.shift <= 0 && mb.shift <= 0 && mo.shift <= 0 && !a.broadcast, "addPixelsAVX512: no left shifts, a not broadcast")
     let sa = AddOperandScale(ma, leftShift: leftShift, operandBytes: a.type.byteWidth)
     let sb = AddOperandScale(mb, leftShift: leftShift, operandBytes: b.type.byteWidth)
-    let om = _mm512_set1_epi32(mo.mantissa), or = _mm512_set1_epi32(Int32(-Int(mo.shift)))
+    let qo = UniformRequant16(mo)
     let vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi)
     let L = _mm_cvtsi32_si128(Int32(leftShift))
-    let db = dstType.byteWidth, ab = a.type.byteWidth, bb = b.type.byteWidth
     let wide = stride / 16 * 16
-    // A broadcast b (one pixel for all, IMDN's x − mean) is scaled once, not once per pixel.
-    let scaledB: [__m512i] = b.broadcast ? Swift.stride(from: 0, to: wide, by: 16).map { sb.apply(load16Lanes(b.base + $0 * bb, b.type), L) } : []
-    for p in first..<(first + pixels) {
-        let pa = a.base + p * a.stride * ab, pb = b.base + p * b.stride * bb, pd = dst + p * stride * db
-        var c = 0
-        while c < wide {
-            let ta = sa.apply(load16Lanes(pa + c * ab, a.type), L)
-            let tb = b.broadcast ? scaledB[c / 16] : sb.apply(load16Lanes(pb + c * bb, b.type), L)
-            let s = subtract ? _mm512_sub_epi32(ta, tb) : _mm512_add_epi32(ta, tb)
-            store16Lanes(_mm512_min_epi32(_mm512_max_epi32(requantize16(s, mantissa: om, right: or), vlo), vhi), pd + c * db, dstType)
-            c += 16
+    @inline(__always) func loop<A: LaneIO16, B: LaneIO16, D: LaneIO16>(_ ia: A, _ ib: B, _ id: D) {
+        let ab = ia.bytes, bb = ib.bytes, db = id.bytes
+        // A broadcast b (one pixel for all, IMDN's x − mean) is scaled once, not once per pixel.
+        let scaledB: [__m512i] = b.broadcast ? Swift.stride(from: 0, to: wide, by: 16).map { sb.apply(ib.load(b.base + $0 &* bb), L) } : []
+        var pa = a.base + first &* a.stride &* ab, pb = b.base + (b.broadcast ? 0 : first &* b.stride &* bb)
+        var pd = dst + first &* stride &* db
+        let aStep = a.stride &* ab, bStep = b.broadcast ? 0 : b.stride &* bb, dStep = stride &* db
+        for _ in 0..<pixels {
+            var c = 0
+            while c < wide {
+                let ta = sa.apply(ia.load(pa + c &* ab), L)
+                let tb = b.broadcast ? scaledB[c / 16] : sb.apply(ib.load(pb + c &* bb), L)
+                let s = subtract ? _mm512_sub_epi32(ta, tb) : _mm512_add_epi32(ta, tb)
+                id.store(_mm512_min_epi32(_mm512_max_epi32(qo.apply(s), vlo), vhi), pd + c &* db)
+                c &+= 16
+            }
+            pa += aStep; pb += bStep; pd += dStep
+        }
+    }
+    if wide > 0 {
+        switch (a.type, b.type, dstType) {
+        case (.i16, .i16, .i16): loop(I16Lanes(), I16Lanes(), I16Lanes())
+        case (.i16, .i16, .i8): loop(I16Lanes(), I16Lanes(), I8Lanes())
+        default: loop(AnyLanes16(type: a.type), AnyLanes16(type: b.type), AnyLanes16(type: dstType))
         }
     }
     if wide < stride {
@@ -83,37 +95,46 @@ public func addPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType
 /// A pixel's last 8 channels (stride 8 mod 16) take masked loads and stores.
 public func requantizePixelsAVX512(src: UnsafeRawPointer, _ srcType: StorageType, dst: UnsafeMutableRawPointer, _ dstType: StorageType,
                                    pixels: Int, stride: Int, srcStride: Int, tables t: RequantTables) {
-    switch (t.hasNegative, t.hasLeftShift) {
-    case (false, false): requantizePixels(src, srcType, dst, dstType, pixels, stride, srcStride, t, PositiveOnly.self)
-    case (true, false): requantizePixels(src, srcType, dst, dstType, pixels, stride, srcStride, t, WithNegative.self)
-    case (false, true): requantizePixels(src, srcType, dst, dstType, pixels, stride, srcStride, t, WithLeftShift.self)
-    case (true, true): requantizePixels(src, srcType, dst, dstType, pixels, stride, srcStride, t, WithBoth.self)
+    switch (srcType, dstType) {
+    case (.i16, .i8): requantizePixels(I16Lanes(), I8Lanes(), src, dst, pixels, stride, srcStride, t)
+    case (.i16, .u8): requantizePixels(I16Lanes(), U8Lanes(), src, dst, pixels, stride, srcStride, t)
+    case (.i16, .i16): requantizePixels(I16Lanes(), I16Lanes(), src, dst, pixels, stride, srcStride, t)
+    default: requantizePixels(AnyLanes16(type: srcType), AnyLanes16(type: dstType), src, dst, pixels, stride, srcStride, t)
     }
 }
 
-@inline(__always) private func requantizePixels<V: EpilogueVariant>(
-    _ src: UnsafeRawPointer, _ srcType: StorageType, _ dst: UnsafeMutableRawPointer, _ dstType: StorageType,
+@inline(__always) private func requantizePixels<S: LaneIO16, D: LaneIO16>(
+    _ s: S, _ d: D, _ src: UnsafeRawPointer, _ dst: UnsafeMutableRawPointer, _ pixels: Int, _ stride: Int, _ srcStride: Int, _ t: RequantTables) {
+    switch (t.hasNegative, t.hasLeftShift) {
+    case (false, false): requantizePixels(s, d, src, dst, pixels, stride, srcStride, t, PositiveOnly.self)
+    case (true, false): requantizePixels(s, d, src, dst, pixels, stride, srcStride, t, WithNegative.self)
+    case (false, true): requantizePixels(s, d, src, dst, pixels, stride, srcStride, t, WithLeftShift.self)
+    case (true, true): requantizePixels(s, d, src, dst, pixels, stride, srcStride, t, WithBoth.self)
+    }
+}
+
+@inline(__always) private func requantizePixels<S: LaneIO16, D: LaneIO16, V: EpilogueVariant>(
+    _ s: S, _ d: D, _ src: UnsafeRawPointer, _ dst: UnsafeMutableRawPointer,
     _ pixels: Int, _ stride: Int, _ srcStride: Int, _ t: RequantTables, _ variant: V.Type) {
-    let sb = srcType.byteWidth, db = dstType.byteWidth
+    let sb = s.bytes, db = d.bytes
+    let sStep = srcStride &* sb, dStep = stride &* db
     var p0 = 0
     while p0 < pixels {
-        let p1 = min(pixels, p0 + 64)
+        let n = min(pixels &- p0, 64)
         var c = 0
         while c < stride {
             // The tables hold at least stride + 8 lanes, so a last block of 8 loads in bounds.
             let lanes = EpilogueLanes16(t, channel: c)
-            let ps = src + c * sb, pd = dst + c * db
-            if c + 16 <= stride {
-                for p in p0..<p1 { store16Lanes(lanes.apply(load16Lanes(ps + p * srcStride * sb, srcType), V.self), pd + p * stride * db, dstType) }
+            var ps = src + (p0 &* srcStride &+ c) &* sb, pd = dst + (p0 &* stride &+ c) &* db
+            if c &+ 16 <= stride {
+                for _ in 0..<n { d.store(lanes.apply(s.load(ps), V.self), pd); ps += sStep; pd += dStep }
             } else {
-                let mask = __mmask16((1 << (stride - c)) - 1)
-                for p in p0..<p1 {
-                    store16Lanes(lanes.apply(load16Lanes(ps + p * srcStride * sb, srcType, mask: mask), V.self), pd + p * stride * db, dstType, mask: mask)
-                }
+                let mask = __mmask16((1 << (stride &- c)) &- 1)
+                for _ in 0..<n { d.store(lanes.apply(s.load(ps, mask: mask), V.self), pd, mask: mask); ps += sStep; pd += dStep }
             }
-            c += 16
+            c &+= 16
         }
-        p0 = p1
+        p0 &+= n
     }
 }
 
@@ -122,17 +143,30 @@ public func requantizePixelsAVX512(src: UnsafeRawPointer, _ srcType: StorageType
 public func mulPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, first: Int, pixels: Int,
                             a: ElementwiseOperand, b: ElementwiseOperand, m: QuantMultiplier, lo: Int32, hi: Int32) {
     precondition(m.shift <= 0, "mulPixelsAVX512: no left shift")
-    let mm = _mm512_set1_epi32(m.mantissa), mr = _mm512_set1_epi32(Int32(-Int(m.shift)))
+    let q = UniformRequant16(m)
     let vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi)
-    let db = dstType.byteWidth, ab = a.type.byteWidth, bb = b.type.byteWidth
     let wide = stride / 16 * 16
-    for p in first..<(first + pixels) {
-        let pa = a.base + p * a.stride * ab, pb = b.base + (b.broadcast ? 0 : p * b.stride) * bb, pd = dst + p * stride * db
-        var c = 0
-        while c < wide {
-            let v = _mm512_mullo_epi32(load16Lanes(pa + c * ab, a.type), load16Lanes(pb + c * bb, b.type))
-            store16Lanes(_mm512_min_epi32(_mm512_max_epi32(requantize16(v, mantissa: mm, right: mr), vlo), vhi), pd + c * db, dstType)
-            c += 16
+    @inline(__always) func loop<A: LaneIO16, B: LaneIO16, D: LaneIO16>(_ ia: A, _ ib: B, _ id: D) {
+        let ab = ia.bytes, bb = ib.bytes, db = id.bytes
+        var pa = a.base + (a.broadcast ? 0 : first &* a.stride &* ab), pb = b.base + (b.broadcast ? 0 : first &* b.stride &* bb)
+        var pd = dst + first &* stride &* db
+        let aStep = a.broadcast ? 0 : a.stride &* ab, bStep = b.broadcast ? 0 : b.stride &* bb, dStep = stride &* db
+        for _ in 0..<pixels {
+            var c = 0
+            while c < wide {
+                let v = _mm512_mullo_epi32(ia.load(pa + c &* ab), ib.load(pb + c &* bb))
+                id.store(_mm512_min_epi32(_mm512_max_epi32(q.apply(v), vlo), vhi), pd + c &* db)
+                c &+= 16
+            }
+            pa += aStep; pb += bStep; pd += dStep
+        }
+    }
+    if wide > 0 {
+        switch (a.type, b.type, dstType) {
+        case (.i16, .i16, .i16): loop(I16Lanes(), I16Lanes(), I16Lanes())
+        case (.i16, .u8, .i16): loop(I16Lanes(), U8Lanes(), I16Lanes())
+        case (.i16, .u8, .i8): loop(I16Lanes(), U8Lanes(), I8Lanes())
+        default: loop(AnyLanes16(type: a.type), AnyLanes16(type: b.type), AnyLanes16(type: dstType))
         }
     }
     if wide < stride {
@@ -168,38 +202,51 @@ public func mulPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType
 public func concatPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, first: Int, pixels: Int,
                                sources: UnsafeBufferPointer<ConcatSource>, lo: Int32, hi: Int32, exact: Bool = false) {
     let vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi)
-    let db = dstType.byteWidth
     var p0 = first
     while p0 < first + pixels {
         let p1 = min(first + pixels, p0 + 64)
         var c0 = 0
         for s in sources {
-            let sb = s.type.byteWidth
-            let shift = Int(s.multiplier?.shift ?? 0)
-            let mm = _mm512_set1_epi32(s.multiplier?.mantissa ?? 0)
-            let mr = _mm512_set1_epi32(Int32(max(0, -shift))), ml = _mm512_set1_epi32(Int32(max(0, shift)))
-            let scaled = s.multiplier != nil, left = shift > 0
-            var c = 0
-            while c < s.channels {
-                let n = min(16, s.channels - c)
-                // Whole 16 lanes where they stay in the pixel (a spill into the next source's
-                // channels is rewritten by it), unless `exact`.
-                let full = n == 16 || (!exact && c0 + c + 16 <= stride)
-                let loadMask = __mmask16(truncatingIfNeeded: (1 << n) - 1)
-                let storeMask: __mmask16 = full ? 0xFFFF : loadMask
-                for p in p0..<p1 {
-                    var v = n == 16 ? load16Lanes(s.base + (p * s.stride + c) * sb, s.type)
-                                    : load16Lanes(s.base + (p * s.stride + c) * sb, s.type, mask: loadMask)
-                    if left { v = saturatingShiftLeft16(v, ml) }
-                    if scaled { v = requantize16(v, mantissa: mm, right: mr) }
-                    v = _mm512_min_epi32(_mm512_max_epi32(v, vlo), vhi)
-                    store16Lanes(v, dst + (p * stride + c0 + c) * db, dstType, mask: storeMask)
-                }
-                c += 16
+            switch (s.type, dstType) {
+            case (.i16, .i16): concatSource(s, I16Lanes(), I16Lanes(), dst: dst, stride: stride, c0: c0, pixels: p0..<p1, vlo: vlo, vhi: vhi, exact: exact)
+            default: concatSource(s, AnyLanes16(type: s.type), AnyLanes16(type: dstType), dst: dst, stride: stride, c0: c0,
+                                  pixels: p0..<p1, vlo: vlo, vhi: vhi, exact: exact)
             }
             c0 += s.channels
         }
         p0 = p1
+    }
+}
+
+/// One concat source's channels at channel offset `c0` of `pixels`, in the lane IO of its type
+/// and the destination's.
+@inline(__always) private func concatSource<S: LaneIO16, D: LaneIO16>(
+    _ s: ConcatSource, _ io: S, _ od: D, dst: UnsafeMutableRawPointer, stride: Int, c0: Int, pixels: Range<Int>,
+    vlo: __m512i, vhi: __m512i, exact: Bool) {
+    let sb = io.bytes, db = od.bytes
+    let shift = Int(s.multiplier?.shift ?? 0)
+    let q = s.multiplier.map { UniformRequant16($0) }
+    let ml = _mm512_set1_epi32(Int32(max(0, shift)))
+    let left = shift > 0
+    let sStep = s.stride &* sb, dStep = stride &* db
+    var c = 0
+    while c < s.channels {
+        let n = min(16, s.channels &- c)
+        // Whole 16 lanes where they stay in the pixel (a spill into the next source's
+        // channels is rewritten by it), unless `exact`.
+        let full = n == 16 || (!exact && c0 &+ c &+ 16 <= stride)
+        let loadMask = __mmask16(truncatingIfNeeded: (1 << n) &- 1)
+        let storeMask: __mmask16 = full ? 0xFFFF : loadMask
+        var ps = s.base + (pixels.lowerBound &* s.stride &+ c) &* sb, pd = dst + (pixels.lowerBound &* stride &+ c0 &+ c) &* db
+        for _ in pixels {
+            var v = n == 16 ? io.load(ps) : io.load(ps, mask: loadMask)
+            if left { v = saturatingShiftLeft16(v, ml) }
+            if let q { v = q.apply(v) }
+            v = _mm512_min_epi32(_mm512_max_epi32(v, vlo), vhi)
+            if storeMask == 0xFFFF { od.store(v, pd) } else { od.store(v, pd, mask: storeMask) }
+            ps += sStep; pd += dStep
+        }
+        c &+= 16
     }
 }
 #endif

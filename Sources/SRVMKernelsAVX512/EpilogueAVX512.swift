@@ -1,5 +1,6 @@
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
+import FixedPoint
 import SRVMKernelsCommon
 import SRVMKernelsAVX2
 
@@ -20,6 +21,8 @@ struct EpilogueLanes16 {
     /// The positive multiplier's per-lane constants of requantize16, once per tile instead of
     /// once per pixel: the mantissa's odd lanes, the rounding mask 2^right − 1 and half of it.
     let mantissaOdd: __m512i, roundMask: __m512i, halfMask: __m512i
+    /// The negative-side multiplier's masks (its lanes replace them where x < 0).
+    let negRoundMask: __m512i, negHalfMask: __m512i
 
     @inline(__always) init(_ t: RequantTables, channel c: Int) {
         self.t = t
@@ -35,6 +38,8 @@ struct EpilogueLanes16 {
         mantissaOdd = _mm512_srli_epi64(mantissa, 32)
         roundMask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one)
         halfMask = _mm512_srai_epi32(roundMask, 1)
+        negRoundMask = _mm512_sub_epi32(_mm512_sllv_epi32(one, negRight), one)
+        negHalfMask = _mm512_srai_epi32(negRoundMask, 1)
     }
 
     @inline(__always) func apply(_ x0: __m512i) -> __m512i {
@@ -50,16 +55,19 @@ struct EpilogueLanes16 {
     }
 
     @inline(__always) private func finish(_ x: inout __m512i, negative: Bool, leftShift: Bool) -> __m512i {
-        var m = mantissa, r = right, l = left
+        var m = mantissa, mo = mantissaOdd, r = right, l = left, rm = roundMask, hm = halfMask
         if negative {
-            let neg = _mm512_srai_epi32(x, 31)
-            m = _mm512_or_si512(_mm512_andnot_si512(neg, m), _mm512_and_si512(neg, negMantissa))
-            r = _mm512_or_si512(_mm512_andnot_si512(neg, r), _mm512_and_si512(neg, negRight))
-            if leftShift { l = _mm512_or_si512(_mm512_andnot_si512(neg, l), _mm512_and_si512(neg, negLeft)) }
+            // The lanes where x < 0 (vptestmd runs on port 5, beside the port-0 shifts) take
+            // the negative side's constants, all precomputed.
+            let neg = _mm512_test_epi32_mask(x, _mm512_set1_epi32(Int32.min))
+            // The odd lanes' mantissas move down after the blend (a lane's sign picks its own).
+            m = _mm512_mask_blend_epi32(neg, m, negMantissa); mo = oddLanesDown16(m)
+            r = _mm512_mask_blend_epi32(neg, r, negRight)
+            rm = _mm512_mask_blend_epi32(neg, rm, negRoundMask); hm = _mm512_mask_blend_epi32(neg, hm, negHalfMask)
+            if leftShift { l = _mm512_mask_blend_epi32(neg, l, negLeft) }
         }
         if leftShift { x = saturatingShiftLeft16(x, l) }
-        let q = negative ? requantize16(x, mantissa: m, right: r)
-                         : requantize16(x, mantissa: m, mantissaOdd: mantissaOdd, right: r, mask: roundMask, halfMask: halfMask)
+        let q = requantize16(x, mantissa: m, mantissaOdd: mo, right: r, mask: rm, halfMask: hm)
         return _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, offset), lo), hi)
     }
 }
@@ -75,16 +83,38 @@ struct EpilogueLanes16 {
 
 /// requantize16 with its per-lane constants given: mantissaOdd = mantissa >> 32 (64-bit lanes),
 /// mask = 2^right − 1, halfMask = mask >> 1.
+/// The high multiply takes the high dword of 2·x·M + 2^31 (= floor((x·M + 2^30) / 2^31), the
+/// 64-bit sum cannot overflow: |x·M| < 2^62): the odd lanes' dwords are already in place and
+/// the even lanes' come down with a shuffle, so the only port-0 operations (512-bit shifts and
+/// multiplies share it) are the two multiplies and the rounding shift's three.
 @inline(__always) func requantize16(_ x: __m512i, mantissa: __m512i, mantissaOdd: __m512i, right: __m512i,
                                     mask: __m512i, halfMask: __m512i) -> __m512i {
-    let nudge = _mm512_set1_epi64(1 << 30)
-    let even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, mantissa), nudge), 31)
-    let odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), mantissaOdd), nudge), 1)
-    let high = _mm512_mask_blend_epi32(0xAAAA, even, odd)
+    let nudge = _mm512_set1_epi64(1 << 31)
+    let even = _mm512_mul_epi32(x, mantissa), odd = _mm512_mul_epi32(oddLanesDown16(x), mantissaOdd)
+    let even2 = _mm512_add_epi64(_mm512_add_epi64(even, even), nudge), odd2 = _mm512_add_epi64(_mm512_add_epi64(odd, odd), nudge)
+    let high = _mm512_mask_blend_epi32(0xAAAA, oddLanesDown16(even2), odd2)
     let remainder = _mm512_and_si512(high, mask)
     let threshold = _mm512_sub_epi32(halfMask, _mm512_srai_epi32(high, 31))
     let roundUp = _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31)   // −1 where remainder > threshold
     return _mm512_sub_epi32(_mm512_srav_epi32(high, right), roundUp)
+}
+
+/// Each 64-bit lane's high dword copied into its low one (vmovshdup: a shuffle, not a shift).
+@inline(__always) func oddLanesDown16(_ v: __m512i) -> __m512i { _mm512_castps_si512(_mm512_movehdup_ps(_mm512_castsi512_ps(v))) }
+
+/// requantize16 for one multiplier in every lane, its constants computed once per call (the
+/// element-wise kernels).
+struct UniformRequant16 {
+    let mantissa: __m512i, mantissaOdd: __m512i, right: __m512i, mask: __m512i, halfMask: __m512i
+    @inline(__always) init(_ m: QuantMultiplier) {
+        mantissa = _mm512_set1_epi32(m.mantissa); mantissaOdd = mantissa
+        let k = Int32(max(0, -Int(m.shift)))
+        right = _mm512_set1_epi32(k)
+        mask = _mm512_set1_epi32(Int32((Int64(1) << k) - 1)); halfMask = _mm512_srai_epi32(mask, 1)
+    }
+    @inline(__always) func apply(_ x: __m512i) -> __m512i {
+        requantize16(x, mantissa: mantissa, mantissaOdd: mantissaOdd, right: right, mask: mask, halfMask: halfMask)
+    }
 }
 
 /// requantize(acc + bias, M(c, sign)) + offset, clamped, for channels c ..< c + 16 of `t`.
