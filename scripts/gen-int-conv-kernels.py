@@ -13,7 +13,7 @@ Operand formats ("kinds", SPEC.md §5.6), all exact:
                  registers and the int32 sums in the tile's memory (flushes are rare).
            AVX-VNNI: vpdpbusd (u8 x s8 quads straight into int32; exact for every operand).
   quadS  signed i8 sources: |x| is the unsigned operand and x's sign moves onto w
-         (vpabsb, vpsignb; exact while no weight is -128). AVX2.
+         (vpabsb, vpsignb; exact while no weight is -128). AVX2, only where K >= 2.
   quadO  signed i8 sources read as the unsigned byte x + o (vpaddb; o = a.sourceOffset, the
          negated lower bound of the source, or 128 with VNNI), o*sum(w) taken out of the bias
          when the conv is prepared. AVX2: as quadU with max|x + o| in the bound (4-bit sources
@@ -28,7 +28,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 MRS = [1, 2]
 # Largest NR per variant: accumulators + MR weight vectors + a broadcast (and |x| for signed
 # sources) must fit the 16 ymm registers.
-MAX_NR = {"pair": 6, "quadU": 6, "quadS": 5, "quadO": 6, "quad1U": 4, "quad1S": 4}
+MAX_NR = {"pair": 6, "quadU": 6, "quadS": 5, "quadO": 6, "quad1U": 4}
 
 
 def store(reg, p, m, mr):
@@ -40,7 +40,9 @@ def acc_ptr(p, m, mr):
 
 
 def kernel(isa, variant, nr, mr):
-    """variant: pair, quadU, quadS (flush every K steps, AVX2) or quad1U/quad1S (K = 1, AVX2)."""
+    """variant: pair, quadU, quadS (flush every K steps, AVX2) or quad1U (K = 1, AVX2). There is no
+    K = 1 signed quad: |x|, the sign move, vpmaddubsw and vpmaddwd put three operations per quad
+    on the multiply ports where s16 pairs put two, so such convs take pairs (PreparedConv)."""
     name = f"conv{variant[0].upper()}{variant[1:]}{isa}_N{nr}M{mr}"
     signed = variant.endswith("S")
     offset = variant == "quadO"
@@ -133,7 +135,7 @@ def module(isa, variants, doc):
     out.append(f"    case .pair: return {MAX_NR['pair']}")
     if isa == "AVX2":
         out.append(f"    case .quadUnsigned: return flushInterval == 1 ? {MAX_NR['quad1U']} : {MAX_NR['quadU']}")
-        out.append(f"    case .quadSigned: return flushInterval == 1 ? {MAX_NR['quad1S']} : {MAX_NR['quadS']}")
+        out.append(f"    case .quadSigned: return {MAX_NR['quadS']}   // chosen only where K ≥ 2")
         out.append(f"    case .quadOffset: return {MAX_NR['quadO']}   // chosen only where K ≥ 2")
     else:
         out.append(f"    case .quadUnsigned: return {MAX_NR['quadU']}")
@@ -274,7 +276,7 @@ def module512():
 
 FILES = {
     "Sources/SRVMKernelsAVX2/ConvMicroKernelsAVX2.swift":
-        module("AVX2", ["pair", "quadU", "quadS", "quadO", "quad1U", "quad1S"],
+        module("AVX2", ["pair", "quadU", "quadS", "quadO", "quad1U"],
                "AVX2 tiles: vpmaddwd pairs, vpmaddubsw quads with s16 partial sums (exact by the flush bound)."),
     "Sources/SRVMKernelsVNNI/ConvMicroKernelsVNNI.swift":
         module("VNNI", ["pair", "quadU", "quadO"],

@@ -86,7 +86,11 @@ final class PreparedConv {
         } else if byteSource && lo < 0 && offsetInterval >= 2 {
             // Small signed sources (4-bit): x − lo is a small unsigned byte, one vpaddb per broadcast.
             kind = .quadOffset; sourceOffset = -lo; flushInterval = offsetInterval
-        } else if byteSource && lo < 0 && interval >= 1 && noMinWeight {
+        } else if byteSource && lo < 0 && interval >= 2 && noMinWeight {
+            // Signed bytes whose s16 partial sums last 2+ steps (small weights). Where they
+            // would flush every step (8-bit sources and weights), |x|, the sign move and two
+            // multiplies per quad cost more than s16 pairs (EDSR's i8 body convs, AVX2, 1
+            // thread: 47-53 -> 39 ms), so those widen to pairs below.
             kind = .quadSigned; sourceOffset = 0; flushInterval = interval
         } else {
             kind = .pair; sourceOffset = 0; flushInterval = 1; widen = byteSource
