@@ -24,8 +24,20 @@ struct EpilogueLanes16 {
     /// The negative-side multiplier's masks (its lanes replace them where x < 0).
     let negRoundMask: __m512i, negHalfMask: __m512i
 
-    @inline(__always) init(_ t: RequantTables, channel c: Int) {
+    /// Whether the clamp's upper bound needs its own vpminsd: not when the store narrows with
+    /// saturation to a type whose maximum is that bound (`store`: the destination's type, when
+    /// the caller stores with saturating narrows), nor the offset's add when it is zero.
+    let clampsHigh: Bool, addsOffset: Bool
+
+    @inline(__always) init(_ t: RequantTables, channel c: Int, saturatingStore store: StorageType? = nil) {
         self.t = t
+        switch store {
+        case .u8?: clampsHigh = t.clampMax != 255 || t.clampMin < 0
+        case .i8?: clampsHigh = t.clampMax != 127
+        case .i16?: clampsHigh = t.clampMax != 32767
+        default: clampsHigh = true
+        }
+        addsOffset = t.offset != 0
         let zero = _mm512_setzero_si512()
         bias = t.bias.map { load16($0 + c) } ?? zero
         mantissa = load16(t.mantissa + c); right = load16(t.rightShift + c)
@@ -68,7 +80,8 @@ struct EpilogueLanes16 {
         }
         if leftShift { x = saturatingShiftLeft16(x, l) }
         let q = requantize16(x, mantissa: m, mantissaOdd: mo, right: r, mask: rm, halfMask: hm)
-        return _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, offset), lo), hi)
+        let low = _mm512_max_epi32(addsOffset ? _mm512_add_epi32(q, offset) : q, lo)
+        return clampsHigh ? _mm512_min_epi32(low, hi) : low
     }
 }
 
@@ -158,22 +171,25 @@ public func requantizeTileAVX512(_ acc: UnsafePointer<Int32>, pixels: Int, block
     _ out: UnsafeMutableRawPointer, _ pixelBytes: Int, _ type: StorageType, _ variant: V.Type) {
     let eb = type.byteWidth
     // Block pair by block pair, its lanes loaded once for all the tile's pixels; the store type
-    // is chosen once per pair, outside the pixel loop.
+    // is chosen once per pair, outside the pixel loop. The stores narrow with saturation (the
+    // same bytes for clamped values), which lets a clamp at the type's maximum skip its vpminsd.
     var m = 0
     while m < blocks {
         let count = min(16, validChannels &- m &* 8)
         if count <= 0 { break }
-        let lanes = EpilogueLanes16(t, channel: channel &+ m &* 8)
+        let lanes = EpilogueLanes16(t, channel: channel &+ m &* 8, saturatingStore: type)
         // A lone last block reads 8 more sums than it owns: the tile's buffer holds them, and they are never stored.
         let sums = acc + m &* 8, rowInts = blocks &* 8
         let o = out + m &* 8 &* eb
         @inline(__always) func value(_ p: Int) -> __m512i { lanes.apply(load16(sums + p &* rowInts), V.self) }
         if count == 16 {
             switch type {
-            case .u8, .i8:
-                for p in 0..<pixels { _mm_storeu_si128((o + p &* pixelBytes).assumingMemoryBound(to: __m128i.self), _mm512_cvtepi32_epi8(value(p))) }
+            case .u8:
+                for p in 0..<pixels { _mm_storeu_si128((o + p &* pixelBytes).assumingMemoryBound(to: __m128i.self), _mm512_cvtusepi32_epi8(value(p))) }
+            case .i8:
+                for p in 0..<pixels { _mm_storeu_si128((o + p &* pixelBytes).assumingMemoryBound(to: __m128i.self), _mm512_cvtsepi32_epi8(value(p))) }
             case .i16:
-                for p in 0..<pixels { _mm256_storeu_si256((o + p &* pixelBytes).assumingMemoryBound(to: __m256i.self), _mm512_cvtepi32_epi16(value(p))) }
+                for p in 0..<pixels { _mm256_storeu_si256((o + p &* pixelBytes).assumingMemoryBound(to: __m256i.self), _mm512_cvtsepi32_epi16(value(p))) }
             case .i32:
                 for p in 0..<pixels { _mm512_storeu_si512(o + p &* pixelBytes, value(p)) }
             }
@@ -181,10 +197,12 @@ public func requantizeTileAVX512(_ acc: UnsafePointer<Int32>, pixels: Int, block
             // The last channels: masked stores write only the real ones.
             let mask = __mmask16((1 << count) &- 1)
             switch type {
-            case .u8, .i8:
-                for p in 0..<pixels { _mm_mask_storeu_epi8(o + p &* pixelBytes, mask, _mm512_cvtepi32_epi8(value(p))) }
+            case .u8:
+                for p in 0..<pixels { _mm_mask_storeu_epi8(o + p &* pixelBytes, mask, _mm512_cvtusepi32_epi8(value(p))) }
+            case .i8:
+                for p in 0..<pixels { _mm_mask_storeu_epi8(o + p &* pixelBytes, mask, _mm512_cvtsepi32_epi8(value(p))) }
             case .i16:
-                for p in 0..<pixels { _mm256_mask_storeu_epi16(o + p &* pixelBytes, mask, _mm512_cvtepi32_epi16(value(p))) }
+                for p in 0..<pixels { _mm256_mask_storeu_epi16(o + p &* pixelBytes, mask, _mm512_cvtsepi32_epi16(value(p))) }
             case .i32:
                 for p in 0..<pixels { _mm512_mask_storeu_epi32(o + p &* pixelBytes, mask, value(p)) }
             }
