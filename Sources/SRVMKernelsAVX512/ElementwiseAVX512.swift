@@ -225,7 +225,9 @@ public func concatPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageT
     vlo: __m512i, vhi: __m512i, exact: Bool) {
     let sb = io.bytes, db = od.bytes
     let shift = Int(s.multiplier?.shift ?? 0)
-    let q = s.multiplier.map { UniformRequant16($0) }
+    // Not an optional: unwrapping one in the pixel loop copied its five vectors each time.
+    let scaled = s.multiplier != nil
+    let q = UniformRequant16(s.multiplier ?? QuantMultiplier(mantissa: 1 << 30, shift: 0))
     let ml = _mm512_set1_epi32(Int32(max(0, shift)))
     let left = shift > 0
     let sStep = s.stride &* sb, dStep = stride &* db
@@ -241,7 +243,7 @@ public func concatPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageT
         for _ in pixels {
             var v = n == 16 ? io.load(ps) : io.load(ps, mask: loadMask)
             if left { v = saturatingShiftLeft16(v, ml) }
-            if let q { v = q.apply(v) }
+            if scaled { v = q.apply(v) }
             v = _mm512_min_epi32(_mm512_max_epi32(v, vlo), vhi)
             if storeMask == 0xFFFF { od.store(v, pd) } else { od.store(v, pd, mask: storeMask) }
             ps += sStep; pd += dStep
