@@ -31,7 +31,7 @@ public func requantizePixelsAVX2(src: UnsafeRawPointer, _ srcType: StorageType, 
         let p1 = min(pixels, p0 + 64)
         var c = firstChannel
         while c < stride {
-            let lanes = EpilogueLanes8(t, channel: c)
+            let lanes = EpilogueLanes8(t, channel: c, saturatingStore: dstType)
             let ps = src + c * sb, pd = dst + c * db
             for p in p0..<p1 { storeLanesAVX2(lanes.apply(loadLanesAVX2(ps + p * ss * sb, srcType)), pd + p * stride * db, count: 8, type: dstType) }
             c += 8

@@ -2,8 +2,9 @@
 import _Builtin_intrinsics.intel
 import SRVMKernelsCommon
 
-/// Stores the low `count` (1...8) int32 lanes of `v` as elements of `type` (values already
-/// clamped into the type, so the saturating packs are exact).
+/// Stores the low `count` (1...8) int32 lanes of `v` as elements of `type`, saturated to the
+/// type (the packs saturate; a partial block saturates lane by lane), so an epilogue whose clamp
+/// is the type's own range may leave its upper bound to the store (EpilogueLanes8).
 @inline(__always) public func storeLanesAVX2(_ v: __m256i, _ out: UnsafeMutableRawPointer, count: Int, type: StorageType) {
     if count == 8 {
         switch type {
@@ -20,7 +21,8 @@ import SRVMKernelsCommon
     withUnsafeTemporaryAllocation(of: __m256i.self, capacity: 1) { lanes in
         lanes.baseAddress!.pointee = v
         let values = UnsafeRawPointer(lanes.baseAddress!).assumingMemoryBound(to: Int32.self)
-        for i in 0..<count { storeElement(values[i], out, i, type) }
+        let r = type.valueRange
+        for i in 0..<count { storeElement(min(max(values[i], r.lowerBound), r.upperBound), out, i, type) }
     }
 }
 
@@ -39,13 +41,30 @@ public struct EpilogueLanes8 {
     let t: RequantTables
     let bias: __m256i, q: RequantLanes, n: RequantLanes
     let offset: __m256i, lo: __m256i, hi: __m256i
+    /// The positive multiplier's per-lane constants, once per block instead of once per pixel:
+    /// the odd lanes' mantissas moved down, the rounding mask 2^right − 1 and half of it.
+    let mantissaOdd: __m256i, roundMask: __m256i, halfMask: __m256i
+    /// Whether the clamp's upper bound needs its own vpminsd: not when it is the maximum of
+    /// `saturatingStore`, the type the caller stores with storeLanesAVX2 (whose packs saturate);
+    /// nor the offset's add when it is zero.
+    let clampsHigh: Bool, addsOffset: Bool
 
-    @inline(__always) public init(_ t: RequantTables, channel c: Int) {
+    @inline(__always) public init(_ t: RequantTables, channel c: Int, saturatingStore store: StorageType? = nil) {
         self.t = t
+        switch store {
+        case .u8?: clampsHigh = t.clampMax != 255 || t.clampMin < 0
+        case .i8?: clampsHigh = t.clampMax != 127
+        case .i16?: clampsHigh = t.clampMax != 32767
+        default: clampsHigh = true
+        }
+        addsOffset = t.offset != 0
         bias = t.bias.map { _mm256_loadu_si256(UnsafeRawPointer($0 + c).assumingMemoryBound(to: __m256i.self)) } ?? _mm256_setzero_si256()
         q = RequantLanes(t.mantissa, t.leftShift, t.rightShift, at: c)
         n = t.hasNegative ? RequantLanes(t.negMantissa, t.negLeftShift, t.negRightShift, at: c) : q
         offset = _mm256_set1_epi32(t.offset); lo = _mm256_set1_epi32(t.clampMin); hi = _mm256_set1_epi32(t.clampMax)
+        let one = _mm256_set1_epi32(1)
+        mantissaOdd = oddLanesDown8(q.mantissa)
+        roundMask = _mm256_sub_epi32(_mm256_sllv_epi32(one, q.rightShift), one); halfMask = _mm256_srai_epi32(roundMask, 1)
     }
 
     @inline(__always) public func apply(_ x0: __m256i) -> __m256i {
@@ -57,7 +76,17 @@ public struct EpilogueLanes8 {
             lanes.leftShift = _mm256_blendv_epi8(q.leftShift, n.leftShift, neg)
             lanes.rightShift = _mm256_blendv_epi8(q.rightShift, n.rightShift, neg)
         }
-        return clampAVX2(_mm256_add_epi32(requantizeAVX2(x, lanes, leftShifts: t.hasLeftShift), offset), lo, hi)
+        let r: __m256i
+        if t.hasNegative {
+            r = requantizeAVX2(x, lanes, leftShifts: t.hasLeftShift)
+        } else {
+            let v = t.hasLeftShift ? saturatingShiftLeftAVX2(x, q.leftShift) : x
+            let high = highDwordsOfDoubledProducts(_mm256_mul_epi32(v, q.mantissa), _mm256_mul_epi32(oddLanesDown8(v), mantissaOdd))
+            let threshold = _mm256_sub_epi32(halfMask, _mm256_srai_epi32(high, 31))
+            r = _mm256_sub_epi32(_mm256_srav_epi32(high, q.rightShift), _mm256_cmpgt_epi32(_mm256_and_si256(high, roundMask), threshold))
+        }
+        let low = _mm256_max_epi32(addsOffset ? _mm256_add_epi32(r, offset) : r, lo)
+        return clampsHigh ? _mm256_min_epi32(low, hi) : low
     }
 }
 
@@ -81,7 +110,7 @@ public func requantizeTileAVX2(_ acc: UnsafePointer<Int32>, pixels: Int, blocks:
     for m in 0..<blocks {
         let count = min(8, validChannels - m * 8)
         if count <= 0 { break }
-        let lanes = EpilogueLanes8(t, channel: channel + m * 8)
+        let lanes = EpilogueLanes8(t, channel: channel + m * 8, saturatingStore: type)
         for p in 0..<pixels {
             let x = _mm256_loadu_si256(UnsafeRawPointer(acc + (p * blocks + m) * 8).assumingMemoryBound(to: __m256i.self))
             storeLanesAVX2(lanes.apply(x), out + p * pixelBytes + m * 8 * eb, count: count, type: type)

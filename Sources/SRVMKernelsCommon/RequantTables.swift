@@ -41,6 +41,10 @@ public struct RequantTables {
 public enum StorageType: UInt8, Sendable {
     case u8 = 1, i8 = 2, i16 = 3, i32 = 4
     public var byteWidth: Int { switch self { case .u8, .i8: return 1; case .i16: return 2; case .i32: return 4 } }
+    /// The values an element holds.
+    public var valueRange: ClosedRange<Int32> {
+        switch self { case .u8: return 0...255; case .i8: return -128...127; case .i16: return -32768...32767; case .i32: return .min ... .max }
+    }
 }
 
 @inline(__always) public func storeElement(_ v: Int32, _ p: UnsafeMutableRawPointer, _ i: Int, _ t: StorageType) {
