@@ -2,7 +2,7 @@
 """srvm against the int8 engines a user would otherwise pick: the work behind scripts/bench-vs-peers.
 
     peers_bench.py --bin DIR [--runs N] [--rounds R] [--threads T] [--size WxH] [--models xlsr,edsr,imdn]
-                   [--work DIR] [--shared DIR] [--no-srvm] [--recompile] [--json]
+                   [--work DIR] [--shared DIR] [--no-srvm] [--recompile] [--json] [--isa best|avx2]
 
 Engines, all at the same input size and thread count, taking turns R times (each turn: one warm-up
 run then N timed runs; reported: the median of the turns' medians, and the minimum):
@@ -12,6 +12,10 @@ run then N timed runs; reported: the median of the turns' medians, and the minim
   OV fp32       OpenVINO CPU, INFERENCE_NUM_THREADS=T, LATENCY hint, inference precision pinned to f32
   OV int8       nncf.quantize (post-training, same calibration images), compiled the same way
   srvm -b 8/-b 4  srcc compile (cached .qsr), timed by `srvm bench --json`
+--isa avx2 emulates a CPU without AVX-512, VNNI or AMX (the AVX2 machines, e.g. Zen 3): srvm runs
+--kernels avx2 and OpenVINO runs with ONEDNN_MAX_CPU_ISA=AVX2 (its oneDNN convolutions obey it; a
+few of the plugin's own nodes still use AVX-512, and some models fail to compile: their cells read
+n/a with the reason); ONNX Runtime has no such cap, so its columns are left out.
 Quantized models (ORT .onnx, OpenVINO IR) and .qsr programs are cached in --work; a cached file is
 remade when the source model is newer (or, for .qsr, with --recompile). Timing only: no accuracy.
 Progress goes to stderr, the table (or --json) to stdout.
@@ -264,9 +268,11 @@ def srvm_compile(bin_dir, name, path, work, shared, bits, force):
     return out
 
 
-def srvm_time(bin_dir, qsr, size, threads, runs):
+def srvm_time(bin_dir, qsr, size, threads, runs, isa):
     cmd = [os.path.join(bin_dir, "srvm"), "bench", qsr, "--size", "%dx%d" % size,
            "--threads", str(threads), "--runs", str(runs), "--json"]
+    if isa == "avx2":
+        cmd += ["--kernels", "avx2"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError("srvm bench failed: " + (r.stderr.strip() or r.stdout.strip())[-400:])
@@ -279,13 +285,13 @@ def srvm_entry(args, name, path, bits):
     (an old program may predate a format change) and retry."""
     qsr = srvm_compile(args.bin, name, path, args.work, args.shared, bits, args.recompile)
     try:
-        return srvm_time(args.bin, qsr, args.size, args.threads, args.runs)
+        return srvm_time(args.bin, qsr, args.size, args.threads, args.runs, args.isa)
     except RuntimeError:
         if args.recompile:
             raise
         log("srvm bench failed on the cached %s; recompiling once" % os.path.basename(qsr))
         qsr = srvm_compile(args.bin, name, path, args.work, args.shared, bits, True)
-        return srvm_time(args.bin, qsr, args.size, args.threads, args.runs)
+        return srvm_time(args.bin, qsr, args.size, args.threads, args.runs, args.isa)
 
 
 # ---------------------------------------------------------------- driver
@@ -313,9 +319,13 @@ def bench_model(args, name, srvm_ok, srvm_why):
             row["notes"].append("%s: %s" % (label, srvm_why))
         else:
             timers.append((label, lambda b=bits: srvm_entry(args, name, path, b)))
-    timers.append(("ORT fp32", lambda: ort_time(path, x, args.threads, args.runs)))
-    for v in ORT_VARIANTS:
-        timers.append(("ORT int8 " + v[0], lambda v=v: ort_time(ort_quantized(name, path, args.work, images, v), x, args.threads, args.runs)))
+    if args.isa == "avx2":
+        eng["ORT fp32"] = None
+        row["notes"].append("ORT: left out under --isa avx2 (no ISA cap)")
+    else:
+        timers.append(("ORT fp32", lambda: ort_time(path, x, args.threads, args.runs)))
+        for v in ORT_VARIANTS:
+            timers.append(("ORT int8 " + v[0], lambda v=v: ort_time(ort_quantized(name, path, args.work, images, v), x, args.threads, args.runs)))
     timers.append(("OV fp32", lambda: ov_time(__import__("openvino").Core().read_model(path), x, args.threads, args.runs, True)))
     timers.append(("OV int8", lambda: ov_time(ov_quantized(name, path, args.work, images), x, args.threads, args.runs, False)))
 
@@ -363,6 +373,8 @@ def bench_model(args, name, srvm_ok, srvm_why):
         if e:
             e["gmac_per_s"] = round(gmacs / (e["median_ms"] / 1000), 2)
 
+    for k in ENGINES:
+        eng.setdefault(k, None)
     peers = [(k, eng[k]["median_ms"]) for k in PEERS if eng.get(k)]
     fastest = min(peers, key=lambda p: p[1]) if peers else None
     row["fastest_peer"] = fastest[0] if fastest else None
@@ -384,6 +396,8 @@ def print_table(cpu, args, rows):
     print("input %dx%d LR, %d threads; engines take turns %d times, each turn 1 warm-up and %d timed runs;"
           " ms are the median of the turns' medians (min over all runs in parentheses)"
           % (args.size[0], args.size[1], args.threads, args.rounds, args.runs))
+    if args.isa == "avx2":
+        print("--isa avx2: srvm --kernels avx2, OpenVINO with ONEDNN_MAX_CPU_ISA=AVX2, ONNX Runtime left out")
     print()
     head = ["model", "GMAC"] + ENGINES
     widths = [6, 7] + [18] * len(ENGINES)
@@ -431,7 +445,12 @@ def main():
     p.add_argument("--no-srvm", action="store_true", help="peers only")
     p.add_argument("--recompile", action="store_true", help="remake the cached .qsr programs")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
+    p.add_argument("--isa", choices=["best", "avx2"], default="best",
+                   help="avx2: srvm and OpenVINO capped at AVX2 (an AVX2-only CPU's kernels), ORT left out")
     args = p.parse_args()
+    if args.isa == "avx2":
+        # Read by oneDNN when OpenVINO loads it, so it must be set before the first import.
+        os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX2"
     try:
         w, h = (int(v) for v in args.size.lower().split("x"))
         args.size = (w, h)
@@ -455,7 +474,7 @@ def main():
     cpu = cpu_summary()
     rows = [bench_model(args, n, srvm_ok, srvm_why) for n in names]
     if args.json:
-        print(json.dumps({"cpu": cpu, "size": "%dx%d" % args.size, "threads": args.threads, "runs": args.runs, "rounds": args.rounds,
+        print(json.dumps({"cpu": cpu, "isa": args.isa, "size": "%dx%d" % args.size, "threads": args.threads, "runs": args.runs, "rounds": args.rounds,
                           "models": rows}, indent=1))
     else:
         print_table(cpu, args, rows)
