@@ -90,12 +90,6 @@ public struct EpilogueLanes8 {
     }
 }
 
-/// The conv/requantize epilogue on 8 lanes: acc (+ bias) -> requantize with the channel's
-/// multiplier for its sign -> + offset -> clamp.
-@inline(__always) public func requantizeLanesAVX2(_ x0: __m256i, _ t: RequantTables, channel c: Int) -> __m256i {
-    EpilogueLanes8(t, channel: c).apply(x0)
-}
-
 #endif
 
 #if arch(x86_64)

@@ -24,12 +24,6 @@ public struct RequantLanes {
         leftShift = _mm256_loadu_si256(UnsafeRawPointer(l + index).assumingMemoryBound(to: __m256i.self))
         rightShift = _mm256_loadu_si256(UnsafeRawPointer(r + index).assumingMemoryBound(to: __m256i.self))
     }
-    /// One multiplier in every lane.
-    @inline(__always) public init(mantissa: Int32, shift: Int8) {
-        self.mantissa = _mm256_set1_epi32(mantissa)
-        leftShift = _mm256_set1_epi32(Int32(max(0, Int(shift))))
-        rightShift = _mm256_set1_epi32(Int32(max(0, -Int(shift))))
-    }
 }
 
 /// saturate_int32(x · 2^k) per lane (k in 0...30).

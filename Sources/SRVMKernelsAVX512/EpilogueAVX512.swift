@@ -54,13 +54,9 @@ struct EpilogueLanes16 {
         negHalfMask = _mm512_srai_epi32(negRoundMask, 1)
     }
 
-    @inline(__always) func apply(_ x0: __m512i) -> __m512i {
-        var x = t.bias == nil ? x0 : _mm512_add_epi32(x0, bias)
-        return finish(&x, negative: t.hasNegative, leftShift: t.hasLeftShift)
-    }
-
-    /// apply with the table's flags fixed by the caller (`V`), so a tile's pixel loop has no
-    /// per-pixel tests; the bias is always added (zero lanes when the table has none).
+    /// requantize(acc + bias, M(c, sign)) + offset, clamped, with the table's flags fixed by the
+    /// caller (`V`), so a tile's pixel loop has no per-pixel tests; the bias is always added
+    /// (zero lanes when the table has none).
     @inline(__always) func apply<V: EpilogueVariant>(_ x0: __m512i, _: V.Type) -> __m512i {
         var x = _mm512_add_epi32(x0, bias)
         return finish(&x, negative: V.negative, leftShift: V.leftShift)
@@ -85,17 +81,10 @@ struct EpilogueLanes16 {
     }
 }
 
-/// requantize(x, M) after any left shift: the rounding doubling high multiply by `mantissa`,
-/// then the rounding right shift by `right` (per lane; SPEC.md §5.2).
-@inline(__always) func requantize16(_ x: __m512i, mantissa: __m512i, right: __m512i) -> __m512i {
-    let one = _mm512_set1_epi32(1)
-    let mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one)
-    return requantize16(x, mantissa: mantissa, mantissaOdd: _mm512_srli_epi64(mantissa, 32), right: right,
-                        mask: mask, halfMask: _mm512_srai_epi32(mask, 1))
-}
-
-/// requantize16 with its per-lane constants given: mantissaOdd = mantissa >> 32 (64-bit lanes),
-/// mask = 2^right − 1, halfMask = mask >> 1.
+/// requantize(x, M) after any left shift (per lane; SPEC.md §5.2): the rounding doubling high
+/// multiply by `mantissa`, then the rounding right shift by `right`, with the per-lane constants
+/// given: mantissaOdd holds the odd lanes' mantissas in the even dwords, mask = 2^right − 1,
+/// halfMask = mask >> 1.
 /// The high multiply takes the high dword of 2·x·M + 2^31 (= floor((x·M + 2^30) / 2^31), the
 /// 64-bit sum cannot overflow: |x·M| < 2^62): the odd lanes' dwords are already in place and
 /// the even lanes' come down with a shuffle, so the only port-0 operations (512-bit shifts and
@@ -130,10 +119,6 @@ struct UniformRequant16 {
     }
 }
 
-/// requantize(acc + bias, M(c, sign)) + offset, clamped, for channels c ..< c + 16 of `t`.
-@inline(__always) func requantizeLanesAVX512(_ x0: __m512i, _ t: RequantTables, channel c: Int) -> __m512i {
-    EpilogueLanes16(t, channel: c).apply(x0)
-}
 
 /// saturate_int32(x · 2^k) per lane (k in 0...30), without mask registers: x is clamped to
 /// [−2^31 >> k, (2^31 − 1) >> k] and shifted (exact, and −2^31 exactly at the low end); lanes
