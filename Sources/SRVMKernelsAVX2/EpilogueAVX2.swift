@@ -51,12 +51,7 @@ public struct EpilogueLanes8 {
 
     @inline(__always) public init(_ t: RequantTables, channel c: Int, saturatingStore store: StorageType? = nil) {
         self.t = t
-        switch store {
-        case .u8?: clampsHigh = t.clampMax != 255 || t.clampMin < 0
-        case .i8?: clampsHigh = t.clampMax != 127
-        case .i16?: clampsHigh = t.clampMax != 32767
-        default: clampsHigh = true
-        }
+        clampsHigh = !t.clampIsLeftTo(store)
         addsOffset = t.offset != 0
         bias = t.bias.map { _mm256_loadu_si256(UnsafeRawPointer($0 + c).assumingMemoryBound(to: __m256i.self)) } ?? _mm256_setzero_si256()
         q = RequantLanes(t.mantissa, t.leftShift, t.rightShift, at: c)

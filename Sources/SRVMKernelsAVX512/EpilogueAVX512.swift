@@ -31,12 +31,7 @@ struct EpilogueLanes16 {
 
     @inline(__always) init(_ t: RequantTables, channel c: Int, saturatingStore store: StorageType? = nil) {
         self.t = t
-        switch store {
-        case .u8?: clampsHigh = t.clampMax != 255 || t.clampMin < 0
-        case .i8?: clampsHigh = t.clampMax != 127
-        case .i16?: clampsHigh = t.clampMax != 32767
-        default: clampsHigh = true
-        }
+        clampsHigh = !t.clampIsLeftTo(store)
         addsOffset = t.offset != 0
         let zero = _mm512_setzero_si512()
         bias = t.bias.map { load16($0 + c) } ?? zero

@@ -38,6 +38,18 @@ public struct RequantTables {
 }
 
 /// Element types of activation storage, numbered as the .qsr's (1 u8, 2 i8, 3 i16, 4 i32).
+extension RequantTables {
+    /// Whether a store that saturates to `store` (nil: none) already applies the clamp's upper
+    /// bound, so an epilogue may skip its min: the bound is the type's maximum and the lower
+    /// bound, which the epilogue still applies, keeps the values inside the type. (The epilogues
+    /// apply the lower bound first, so an unsigned narrow never sees a negative value.)
+    @inline(__always) public func clampIsLeftTo(_ store: StorageType?) -> Bool {
+        guard let store else { return false }
+        let r = store.valueRange
+        return clampMax == r.upperBound && clampMin >= r.lowerBound
+    }
+}
+
 public enum StorageType: UInt8, Sendable {
     case u8 = 1, i8 = 2, i16 = 3, i32 = 4
     public var byteWidth: Int { switch self { case .u8, .i8: return 1; case .i16: return 2; case .i32: return 4 } }

@@ -176,8 +176,7 @@ func residualProgram(convIsA: Bool, subtract: Bool) -> Program {
               requant: Requantization(positive: [QuantMultiplier(0.05)], clampMin: 0, clampMax: 255), padValues: nil),
         .outputPixels(src: 6),
     ]
-    let meta = ModelMetadata(modelName: "residual", scale: 1, channelOrder: .rgb, valueRange: 255, inputName: "in", outputName: "out", sourceBytes: 1)
-    return Program(metadata: meta, values: values, constants: constants, instructions: instructions, slotCount: 3)
+    return rgbProgram("residual", values: values, constants: constants, instructions: instructions, slots: 3)
 }
 
 final class ResidualAndViewTests: XCTestCase {
@@ -255,8 +254,7 @@ func splitProgram() -> Program {
               requant: Requantization(positive: [QuantMultiplier(0.1)], clampMin: 0, clampMax: 255), padValues: nil),
         .outputPixels(src: 7),
     ]
-    let meta = ModelMetadata(modelName: "split", scale: 1, channelOrder: .rgb, valueRange: 255, inputName: "in", outputName: "out", sourceBytes: 1)
-    return Program(metadata: meta, values: values, constants: constants, instructions: instructions, slotCount: 5)
+    return rgbProgram("split", values: values, constants: constants, instructions: instructions, slots: 5)
 }
 
 final class SplitViewTests: XCTestCase {
@@ -304,8 +302,7 @@ func upsamplerProgram(block b: Int32, crd: Bool) -> Program {
               requant: Requantization(positive: [QuantMultiplier(0.00005)], clampMin: 0, clampMax: 255), padValues: nil),
         .outputPixels(src: 3),
     ]
-    let meta = ModelMetadata(modelName: "upsampler", scale: Int(b), channelOrder: .rgb, valueRange: 255, inputName: "in", outputName: "out", sourceBytes: 1)
-    return Program(metadata: meta, values: values, constants: constants, instructions: instructions, slotCount: 2)
+    return rgbProgram("upsampler", scale: Int(b), values: values, constants: constants, instructions: instructions, slots: 2)
 }
 
 final class DepthToSpaceFoldTests: XCTestCase {
@@ -385,8 +382,7 @@ func contrastProgram(wide: Bool) -> Program {
               requant: Requantization(positive: [QuantMultiplier(0.05 * s)], clampMin: 0, clampMax: 255), padValues: nil),
         .outputPixels(src: 8),
     ]
-    let meta = ModelMetadata(modelName: "contrast", scale: 1, channelOrder: .rgb, valueRange: 255, inputName: "in", outputName: "out", sourceBytes: 1)
-    return Program(metadata: meta, values: values, constants: constants, instructions: instructions, slotCount: 6)
+    return rgbProgram("contrast", values: values, constants: constants, instructions: instructions, slots: 6)
 }
 
 final class ContrastAttentionTests: XCTestCase {
@@ -447,8 +443,7 @@ func siblingProgram() -> Program {
               requant: Requantization(positive: [QuantMultiplier(0.05)], clampMin: 0, clampMax: 255), padValues: nil),
         .outputPixels(src: 6),
     ]
-    let meta = ModelMetadata(modelName: "siblings", scale: 1, channelOrder: .rgb, valueRange: 255, inputName: "in", outputName: "out", sourceBytes: 1)
-    return Program(metadata: meta, values: values, constants: constants, instructions: instructions, slotCount: 7)
+    return rgbProgram("siblings", values: values, constants: constants, instructions: instructions, slots: 7)
 }
 
 final class SiblingConvTests: XCTestCase {
@@ -500,8 +495,7 @@ func groupedProgram() -> Program {
               requant: Requantization(positive: [QuantMultiplier(0.08)], clampMin: 0, clampMax: 255), padValues: nil),
         .outputPixels(src: 4),
     ]
-    let meta = ModelMetadata(modelName: "grouped", scale: 1, channelOrder: .rgb, valueRange: 255, inputName: "in", outputName: "out", sourceBytes: 1)
-    return Program(metadata: meta, values: values, constants: constants, instructions: instructions, slotCount: 4)
+    return rgbProgram("grouped", values: values, constants: constants, instructions: instructions, slots: 4)
 }
 
 final class GroupPairTests: XCTestCase {

@@ -75,3 +75,9 @@ func assertKernelSetsMatchTheReference(_ p: Program, _ image: RGBImage, sets: [K
 func kernelSetsThisCPURuns(_ p: Program) -> [KernelSet] {
     KernelSet.allCases.filter { $0 != .reference && (try? VirtualMachine(program: p, kernels: $0)) != nil }
 }
+
+/// A hand-built program's file around its parts: RGB pixels 0...255 in, input "in", output "out".
+func rgbProgram(_ name: String, scale: Int = 1, values: [ValueDescriptor], constants: [Constant], instructions: [Instruction], slots: Int) -> Program {
+    let meta = ModelMetadata(modelName: name, scale: scale, channelOrder: .rgb, valueRange: 255, inputName: "in", outputName: "out", sourceBytes: 1)
+    return Program(metadata: meta, values: values, constants: constants, instructions: instructions, slotCount: slots)
+}

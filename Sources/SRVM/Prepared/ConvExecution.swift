@@ -267,9 +267,7 @@ extension PreparedConv {
             // overwrites; the last tap's spill lands on zero weights. Byte sources of s16
             // operands (pairs) widen their 4 bytes into the 8-byte word; the pad pixel is
             // already in the operand format.
-            var widen: ((UInt32) -> UInt64)? = nil
-            if eb == 2 && sourceType == .u8 { widen = widenBytesUnsigned }
-            if eb == 2 && sourceType == .i8 { widen = widenBytesSigned }
+            let widens = eb == 2 && (sourceType == .u8 || sourceType == .i8), signed = sourceType == .i8
             for ky in 0..<kh {
                 let iy = y * sy - pt + ky * dy
                 let inside = iy >= 0 && iy < H
@@ -281,7 +279,10 @@ extension PreparedConv {
                         let px = inside && ix >= 0 && ix < W ? row + ix * sourceBytes : pad
                         let out = gathered + x * gatherBytes + e
                         if eb == 1 { out.storeBytes(of: px.loadUnaligned(as: UInt32.self), as: UInt32.self) }
-                        else if let widen, px != pad { out.storeBytes(of: widen(px.loadUnaligned(as: UInt32.self)), as: UInt64.self) }
+                        else if widens && px != pad {
+                            let w = px.loadUnaligned(as: UInt32.self)
+                            out.storeBytes(of: signed ? widenBytesSigned(w) : widenBytesUnsigned(w), as: UInt64.self)
+                        }
                         else { out.storeBytes(of: px.loadUnaligned(as: UInt64.self), as: UInt64.self) }
                     }
                 }
