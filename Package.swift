@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "FloatEngineTests", dependencies: ["FloatEngine", "SRGraph", "FloatKernelsCommon"]),
         .testTarget(name: "FixedPointTests", dependencies: ["FixedPoint"]),
         .testTarget(name: "QSRFormatTests", dependencies: ["QSRFormat", "FixedPoint"]),
-        .testTarget(name: "SRVMTests", dependencies: ["SRVM", "QSRFormat", "FixedPoint", "SRImage", "SRRuntime", "SRVMKernelsCommon", "SRVMKernelsAMX"]),
+        .testTarget(name: "SRVMTests", dependencies: ["SRVM", "QSRFormat", "FixedPoint", "SRImage", "SRRuntime", "SRVMKernelsCommon", "SRVMKernelsAMX", "SRVMKernelsAVX2", "SRVMKernelsAVX512"]),
         .testTarget(name: "SRQuantTests", dependencies: ["SRQuant", "SRRuntime", "SRGraph", "FloatEngine", "FixedPoint", "QSRFormat", "SRVM", "ONNXImport", "SRImage"]),
         .testTarget(name: "SRCommandsTests", dependencies: ["SRCommands", "SRVMCommands", "SRImage", "ONNXImport", "FloatEngine", "SRGraph"]),
         .testTarget(name: "SRVMCommandsTests", dependencies: ["SRVMCommands", "SRVM", "QSRFormat", "FixedPoint", "SRImage"]),

@@ -57,9 +57,12 @@ struct AddOperandScaleAVX2 {
     let exactShift: __m128i?
     let q: UniformRequantAVX2
     let leftShift: __m128i
-    @inline(__always) init(_ m: QuantMultiplier, leftShift L: Int, operandBytes: Int) {
-        exactShift = exactAddShift(m, leftShift: L, operandBytes: operandBytes).map { _mm_cvtsi32_si128(Int32($0)) }
-        q = UniformRequantAVX2(m); leftShift = _mm_cvtsi32_si128(Int32(L))
+    /// The largest |result|, for the output requantization's bound.
+    let bound: Int64
+    @inline(__always) init(_ m: QuantMultiplier, leftShift L: Int, type: StorageType) {
+        exactShift = exactAddShift(m, leftShift: L, operandBytes: type.byteWidth).map { _mm_cvtsi32_si128(Int32($0)) }
+        q = UniformRequantAVX2(m, inputBound: type.maxMagnitude << Int64(L)); leftShift = _mm_cvtsi32_si128(Int32(L))
+        bound = addOperandBound(type, leftShift: L, m)
     }
     @inline(__always) func apply(_ x: __m256i) -> __m256i {
         if let s = exactShift { return _mm256_sll_epi32(x, s) }
@@ -73,9 +76,9 @@ struct AddOperandScaleAVX2 {
 public func addPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, firstChannel: Int = 0,
                           first: Int, pixels: Int, a: ElementwiseOperand, b: ElementwiseOperand, leftShift: Int,
                           ma: QuantMultiplier, mb: QuantMultiplier, mo: QuantMultiplier, subtract: Bool, lo: Int32, hi: Int32) {
-    let sa = AddOperandScaleAVX2(ma, leftShift: leftShift, operandBytes: a.type.byteWidth)
-    let sb = AddOperandScaleAVX2(mb, leftShift: leftShift, operandBytes: b.type.byteWidth)
-    let qo = UniformRequantAVX2(mo)
+    let sa = AddOperandScaleAVX2(ma, leftShift: leftShift, type: a.type)
+    let sb = AddOperandScaleAVX2(mb, leftShift: leftShift, type: b.type)
+    let qo = UniformRequantAVX2(mo, inputBound: sa.bound + sb.bound)
     let vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi)
     let db = dstType.byteWidth, ab = a.type.byteWidth, bb = b.type.byteWidth
     for p in first..<(first + pixels) {
@@ -95,7 +98,7 @@ public func addPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, 
 /// `firstChannel`: start at this channel, a multiple of 8.
 public func mulPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, firstChannel: Int = 0, first: Int, pixels: Int,
                           a: ElementwiseOperand, b: ElementwiseOperand, m: QuantMultiplier, lo: Int32, hi: Int32) {
-    let q = UniformRequantAVX2(m)
+    let q = UniformRequantAVX2(m, inputBound: a.type.maxMagnitude * b.type.maxMagnitude)
     let vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi)
     let db = dstType.byteWidth, ab = a.type.byteWidth, bb = b.type.byteWidth
     for p in first..<(first + pixels) {
@@ -134,7 +137,7 @@ public func concatPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageTyp
     for p in first..<(first + pixels) {
         var c0 = 0
         for s in sources {
-            let q = s.multiplier.map { UniformRequantAVX2($0) }
+            let q = s.multiplier.map { UniformRequantAVX2($0, inputBound: s.type.maxMagnitude) }
             var c = 0
             while c < s.channels {
                 var v = loadLanesAVX2(s.base + (p * s.stride + c) * s.type.byteWidth, s.type)

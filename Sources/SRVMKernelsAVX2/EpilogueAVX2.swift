@@ -48,6 +48,11 @@ public struct EpilogueLanes8 {
     /// `saturatingStore`, the type the caller stores with storeLanesAVX2 (whose packs saturate);
     /// nor the offset's add when it is zero.
     let clampsHigh: Bool, addsOffset: Bool
+    /// The bounded form (requantizeBoundedAVX2: the table's inputs are below 2^30, no left
+    /// shift) and its lanes: the positive side's 64-bit nudges, h = 2^(r−1) and the sign
+    /// shift (31, or 32 where r = 0) per side.
+    let bounded: Bool
+    let nudgeEven: __m256i, nudgeOdd: __m256i, half: __m256i, signShift: __m256i, negHalf: __m256i, negSignShift: __m256i
 
     @inline(__always) public init(_ t: RequantTables, channel c: Int, saturatingStore store: StorageType? = nil) {
         self.t = t
@@ -60,10 +65,18 @@ public struct EpilogueLanes8 {
         let one = _mm256_set1_epi32(1)
         mantissaOdd = oddLanesDown8(q.mantissa)
         roundMask = _mm256_sub_epi32(_mm256_sllv_epi32(one, q.rightShift), one); halfMask = _mm256_srai_epi32(roundMask, 1)
+        bounded = t.boundedInputs && !t.hasLeftShift
+        let thirtyTwo = _mm256_set1_epi32(32)
+        half = _mm256_srli_epi32(_mm256_sllv_epi32(one, q.rightShift), 1)
+        signShift = _mm256_sub_epi32(thirtyTwo, _mm256_min_epu32(q.rightShift, one))
+        negHalf = _mm256_srli_epi32(_mm256_sllv_epi32(one, n.rightShift), 1)
+        negSignShift = _mm256_sub_epi32(thirtyTwo, _mm256_min_epu32(n.rightShift, one))
+        (nudgeEven, nudgeOdd) = boundedNudgesAVX2(half)
     }
 
     @inline(__always) public func apply(_ x0: __m256i) -> __m256i {
         let x = t.bias == nil ? x0 : _mm256_add_epi32(x0, bias)
+        if bounded { return clamped(appliedBounded(x)) }
         var lanes = q
         if t.hasNegative {
             let neg = _mm256_cmpgt_epi32(_mm256_setzero_si256(), x)
@@ -80,6 +93,25 @@ public struct EpilogueLanes8 {
             let threshold = _mm256_sub_epi32(halfMask, _mm256_srai_epi32(high, 31))
             r = _mm256_sub_epi32(_mm256_srav_epi32(high, q.rightShift), _mm256_cmpgt_epi32(_mm256_and_si256(high, roundMask), threshold))
         }
+        return clamped(r)
+    }
+
+    /// requantizeBoundedAVX2 with this block's lanes; the negative side's where x < 0 (its h
+    /// added after the high multiply, as the 64-bit nudges cannot follow a 32-bit lane mask).
+    @inline(__always) func appliedBounded(_ x: __m256i) -> __m256i {
+        guard t.hasNegative else {
+            return requantizeBoundedAVX2(x, mantissa: q.mantissa, mantissaOdd: mantissaOdd, nudgeEven: nudgeEven, nudgeOdd: nudgeOdd,
+                                         half: nil, signShift: signShift, right: q.rightShift)
+        }
+        let neg = _mm256_cmpgt_epi32(_mm256_setzero_si256(), x)
+        let m = _mm256_blendv_epi8(q.mantissa, n.mantissa, neg), nudge = _mm256_set1_epi64x(1 << 31)
+        return requantizeBoundedAVX2(x, mantissa: m, mantissaOdd: oddLanesDown8(m), nudgeEven: nudge, nudgeOdd: nudge,
+                                     half: _mm256_blendv_epi8(half, negHalf, neg), signShift: _mm256_blendv_epi8(signShift, negSignShift, neg),
+                                     right: _mm256_blendv_epi8(q.rightShift, n.rightShift, neg))
+    }
+
+    /// + offset, then the clamp (its upper bound only where the store does not saturate to it).
+    @inline(__always) func clamped(_ r: __m256i) -> __m256i {
         let low = _mm256_max_epi32(addsOffset ? _mm256_add_epi32(r, offset) : r, lo)
         return clampsHigh ? _mm256_min_epi32(low, hi) : low
     }

@@ -1,6 +1,7 @@
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
 import FixedPoint
+import SRVMKernelsCommon
 
 /// SPEC.md §5.2's requantization on 8 int32 lanes, bit-exact with FixedPoint.requantize.
 ///
@@ -71,22 +72,56 @@ public struct RequantLanes {
 
 /// requantize(x, M) with one multiplier in every lane, its constants computed once for a
 /// whole loop (the element-wise kernels): the same steps as requantizeAVX2.
+/// `inputBound`: the largest |x| it will see; below 2^30 (and no left shift) it takes the
+/// bounded form (requantizeBoundedAVX2).
 public struct UniformRequantAVX2 {
     let mantissa: __m256i, mantissaOdd: __m256i, left: __m256i, right: __m128i, mask: __m256i, halfMask: __m256i
     let leftShifts: Bool
-    @inline(__always) public init(_ m: QuantMultiplier) {
+    let bounded: Bool, nudge: __m256i, signShift: __m256i, rightLanes: __m256i
+    @inline(__always) public init(_ m: QuantMultiplier, inputBound: Int64 = .max) {
         mantissa = _mm256_set1_epi32(m.mantissa); mantissaOdd = mantissa
         let k = Int32(max(0, -Int(m.shift)))
         left = _mm256_set1_epi32(Int32(max(0, Int(m.shift)))); right = _mm_cvtsi32_si128(k)
         mask = _mm256_set1_epi32(Int32((Int64(1) << k) - 1)); halfMask = _mm256_srai_epi32(mask, 1)
         leftShifts = m.shift > 0
+        bounded = inputBound < boundedRequantLimit && m.shift <= 0
+        let h: Int64 = k > 0 ? 1 << (k - 1) : 0
+        nudge = _mm256_set1_epi64x((1 << 31) + (h << 32)); signShift = _mm256_set1_epi32(k > 0 ? 31 : 32)
+        rightLanes = _mm256_set1_epi32(k)
     }
     @inline(__always) public func apply(_ x: __m256i) -> __m256i {
+        if bounded {
+            return requantizeBoundedAVX2(x, mantissa: mantissa, mantissaOdd: mantissaOdd, nudgeEven: nudge, nudgeOdd: nudge,
+                                         half: nil, signShift: signShift, right: rightLanes)
+        }
         let v = leftShifts ? saturatingShiftLeftAVX2(x, left) : x
         let high = highDwordsOfDoubledProducts(_mm256_mul_epi32(v, mantissa), _mm256_mul_epi32(oddLanesDown8(v), mantissaOdd))
         let threshold = _mm256_sub_epi32(halfMask, _mm256_srai_epi32(high, 31))
         return _mm256_sub_epi32(_mm256_sra_epi32(high, right), _mm256_cmpgt_epi32(_mm256_and_si256(high, mask), threshold))
     }
+}
+
+/// requantize(x, M) for |x| < 2^30 without a left shift: SRVMKernelsCommon's
+/// requantizeBoundedInput on 8 lanes (11 operations instead of 15). The doubled x times the
+/// mantissa plus the 64-bit nudge 2^31 + h·2^32 has y + h in its high dword; x's sign bit shifted
+/// down (by 31, or by 32 to nothing where r = 0) is the correction; one arithmetic shift by r
+/// rounds. `half`: h per lane, added after the high multiply (the nudges then carry only 2^31),
+/// or nil when the nudges carry it.
+@inline(__always) public func requantizeBoundedAVX2(_ x: __m256i, mantissa: __m256i, mantissaOdd: __m256i, nudgeEven: __m256i,
+                                                    nudgeOdd: __m256i, half: __m256i?, signShift: __m256i, right: __m256i) -> __m256i {
+    let x2 = _mm256_add_epi32(x, x)
+    let even = _mm256_add_epi64(_mm256_mul_epi32(x2, mantissa), nudgeEven)
+    let odd = _mm256_add_epi64(_mm256_mul_epi32(oddLanesDown8(x2), mantissaOdd), nudgeOdd)
+    var high = _mm256_blendv_epi8(oddLanesDown8(even), odd, _mm256_set_epi32(-1, 0, -1, 0, -1, 0, -1, 0))
+    if let half { high = _mm256_add_epi32(high, half) }
+    return _mm256_srav_epi32(_mm256_sub_epi32(high, _mm256_srlv_epi32(x, signShift)), right)
+}
+
+/// The 64-bit nudges 2^31 + h·2^32 of requantizeBoundedAVX2 for the even and the odd lanes of `half`.
+@inline(__always) public func boundedNudgesAVX2(_ half: __m256i) -> (even: __m256i, odd: __m256i) {
+    let low = _mm256_set1_epi64x(1 << 31), oddMask = _mm256_set_epi32(-1, 0, -1, 0, -1, 0, -1, 0)
+    let evenUp = _mm256_castps_si256(_mm256_moveldup_ps(_mm256_castsi256_ps(half)))
+    return (_mm256_blendv_epi8(low, evenUp, oddMask), _mm256_blendv_epi8(low, half, oddMask))
 }
 
 /// clamp(v, lo, hi) per lane.

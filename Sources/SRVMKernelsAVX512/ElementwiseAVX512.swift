@@ -32,9 +32,12 @@ import SRVMKernelsAVX2
 struct AddOperandScale {
     let shift: Int32?
     let q: UniformRequant16
-    @inline(__always) init(_ m: QuantMultiplier, leftShift: Int, operandBytes: Int) {
-        shift = exactAddShift(m, leftShift: leftShift, operandBytes: operandBytes).map(Int32.init)
-        q = UniformRequant16(m)
+    /// The largest |result|, for the output requantization's bound.
+    let bound: Int64
+    @inline(__always) init(_ m: QuantMultiplier, leftShift: Int, type: StorageType) {
+        shift = exactAddShift(m, leftShift: leftShift, operandBytes: type.byteWidth).map(Int32.init)
+        q = UniformRequant16(m, inputBound: type.maxMagnitude << Int64(leftShift))
+        bound = addOperandBound(type, leftShift: leftShift, m)
     }
     @inline(__always) func apply(_ x: __m512i, _ L: __m128i) -> __m512i {
         if let s = shift { return _mm512_sll_epi32(x, _mm_cvtsi32_si128(s)) }
@@ -48,9 +51,9 @@ public func addPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType
                             a: ElementwiseOperand, b: ElementwiseOperand, leftShift: Int,
                             ma: QuantMultiplier, mb: QuantMultiplier, mo: QuantMultiplier, subtract: Bool, lo: Int32, hi: Int32) {
     precondition(ma.shift <= 0 && mb.shift <= 0 && mo.shift <= 0 && !a.broadcast, "addPixelsAVX512: no left shifts, a not broadcast")
-    let sa = AddOperandScale(ma, leftShift: leftShift, operandBytes: a.type.byteWidth)
-    let sb = AddOperandScale(mb, leftShift: leftShift, operandBytes: b.type.byteWidth)
-    let qo = UniformRequant16(mo)
+    let sa = AddOperandScale(ma, leftShift: leftShift, type: a.type)
+    let sb = AddOperandScale(mb, leftShift: leftShift, type: b.type)
+    let qo = UniformRequant16(mo, inputBound: sa.bound + sb.bound)
     let vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi)
     let L = _mm_cvtsi32_si128(Int32(leftShift))
     let wide = stride / 16 * 16
@@ -106,6 +109,8 @@ public func requantizePixelsAVX512(src: UnsafeRawPointer, _ srcType: StorageType
 @inline(__always) private func requantizePixels<S: LaneIO16, D: LaneIO16>(
     _ s: S, _ d: D, _ src: UnsafeRawPointer, _ dst: UnsafeMutableRawPointer, _ pixels: Int, _ stride: Int, _ srcStride: Int, _ t: RequantTables) {
     switch (t.hasNegative, t.hasLeftShift) {
+    case (false, false) where t.boundedInputs: requantizePixels(s, d, src, dst, pixels, stride, srcStride, t, PositiveBounded.self)
+    case (true, false) where t.boundedInputs: requantizePixels(s, d, src, dst, pixels, stride, srcStride, t, NegativeBounded.self)
     case (false, false): requantizePixels(s, d, src, dst, pixels, stride, srcStride, t, PositiveOnly.self)
     case (true, false): requantizePixels(s, d, src, dst, pixels, stride, srcStride, t, WithNegative.self)
     case (false, true): requantizePixels(s, d, src, dst, pixels, stride, srcStride, t, WithLeftShift.self)
@@ -143,7 +148,7 @@ public func requantizePixelsAVX512(src: UnsafeRawPointer, _ srcType: StorageType
 public func mulPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, first: Int, pixels: Int,
                             a: ElementwiseOperand, b: ElementwiseOperand, m: QuantMultiplier, lo: Int32, hi: Int32) {
     precondition(m.shift <= 0, "mulPixelsAVX512: no left shift")
-    let q = UniformRequant16(m)
+    let q = UniformRequant16(m, inputBound: a.type.maxMagnitude * b.type.maxMagnitude)
     let vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi)
     let wide = stride / 16 * 16
     @inline(__always) func loop<A: LaneIO16, B: LaneIO16, D: LaneIO16>(_ ia: A, _ ib: B, _ id: D) {
@@ -227,9 +232,9 @@ public func concatPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageT
     let shift = Int(s.multiplier?.shift ?? 0)
     // Not an optional: unwrapping one in the pixel loop copied its five vectors each time.
     let scaled = s.multiplier != nil
-    let q = UniformRequant16(s.multiplier ?? QuantMultiplier(mantissa: 1 << 30, shift: 0))
-    let ml = _mm512_set1_epi32(Int32(max(0, shift)))
     let left = shift > 0
+    let q = UniformRequant16(s.multiplier ?? QuantMultiplier(mantissa: 1 << 30, shift: 0), inputBound: left ? .max : s.type.maxMagnitude)
+    let ml = _mm512_set1_epi32(Int32(max(0, shift)))
     let sStep = s.stride &* sb, dStep = stride &* db
     var c = 0
     while c < s.channels {

@@ -18,14 +18,20 @@ public struct RequantTables {
     public var offset: Int32
     public var clampMin: Int32
     public var clampMax: Int32
+    /// Every value this requantization sees (bias added) is proven to satisfy |x| < 2^30, so
+    /// the SIMD kernels may use the bounded form (`requantizeBoundedInput`), which needs fewer
+    /// operations; false when nothing bounds them (a 16-bit conv whose sums may wrap).
+    public var boundedInputs: Bool
 
     public init(mantissa: UnsafePointer<Int32>, leftShift: UnsafePointer<Int32>, rightShift: UnsafePointer<Int32>,
                 negMantissa: UnsafePointer<Int32>, negLeftShift: UnsafePointer<Int32>, negRightShift: UnsafePointer<Int32>,
-                bias: UnsafePointer<Int32>?, hasNegative: Bool, hasLeftShift: Bool, offset: Int32, clampMin: Int32, clampMax: Int32) {
+                bias: UnsafePointer<Int32>?, hasNegative: Bool, hasLeftShift: Bool, offset: Int32, clampMin: Int32, clampMax: Int32,
+                boundedInputs: Bool = false) {
         self.mantissa = mantissa; self.leftShift = leftShift; self.rightShift = rightShift
         self.negMantissa = negMantissa; self.negLeftShift = negLeftShift; self.negRightShift = negRightShift
         self.bias = bias; self.hasNegative = hasNegative; self.hasLeftShift = hasLeftShift
         self.offset = offset; self.clampMin = clampMin; self.clampMax = clampMax
+        self.boundedInputs = boundedInputs
     }
 
     /// The multiplier of channel `c` for a value `x` (bias already added).
@@ -53,6 +59,8 @@ extension RequantTables {
 public enum StorageType: UInt8, Sendable {
     case u8 = 1, i8 = 2, i16 = 3, i32 = 4
     public var byteWidth: Int { switch self { case .u8, .i8: return 1; case .i16: return 2; case .i32: return 4 } }
+    /// The largest |value| an element holds (2^31 for i32).
+    public var maxMagnitude: Int64 { Int64(-Int64(valueRange.lowerBound)) }
     /// The values an element holds.
     public var valueRange: ClosedRange<Int32> {
         switch self { case .u8: return 0...255; case .i8: return -128...127; case .i16: return -32768...32767; case .i32: return .min ... .max }

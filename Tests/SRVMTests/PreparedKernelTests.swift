@@ -23,10 +23,11 @@ final class PreparedKernelTests: XCTestCase {
     func testConvMatchesTheReferenceOverRandomShapes() throws {
         var rng = SplitMix(seed: 2024)
         var kinds: [ConvMicroKind: Int] = [:]
-        var channelSumCases = 0, leftShiftCases = 0
+        var channelSumCases = 0, leftShiftCases = 0, boundedCases = 0, unboundedCases = 0
         for case_ in 0..<260 {
             let c = ConvCase.random(&rng)
             if (c.requant.positive + (c.requant.negative ?? [])).contains(where: { $0.shift > 0 }) { leftShiftCases += 1 }
+            else if c.sumBound < boundedRequantLimit { boundedCases += 1 } else { unboundedCases += 1 }
             let expected = c.reference()
             for isa in isas {
                 for threads in [1, 3] {
@@ -47,6 +48,8 @@ final class PreparedKernelTests: XCTestCase {
         for kind in expected { XCTAssertGreaterThan(kinds[kind] ?? 0, 10, "\(kind) cases") }
         if CPUFeatures.hasAVX2 { XCTAssertGreaterThan(channelSumCases, 20, "RGB-tail convs summed along the channels") }
         XCTAssertGreaterThan(leftShiftCases, 20, "multipliers > 1 (the epilogues' saturating left shifts)")
+        XCTAssertGreaterThan(boundedCases, 20, "sums proven below 2^30 (the bounded requantization)")
+        XCTAssertGreaterThan(unboundedCases, 2, "sums that may reach 2^30 (the general requantization; more in the AMX cases)")
     }
 
     /// AMX tiles (tdpbusd/tdpbssd, s16 as two byte planes) against the reference, where the CPU
@@ -59,9 +62,10 @@ final class PreparedKernelTests: XCTestCase {
         }
         var rng = SplitMix(seed: 4711)
         var covered: [StorageType: Int] = [:]
-        var wideK = 0, mergedRows = 0, mergedSplit = 0, paddedOutputs = 0
+        var wideK = 0, mergedRows = 0, mergedSplit = 0, paddedOutputs = 0, boundedCases = 0, unboundedCases = 0
         for case_ in 0..<240 {
             let c = ConvCase.random(&rng, amx: true)
+            if c.sumBound < boundedRequantLimit { boundedCases += 1 } else { unboundedCases += 1 }
             let expected = c.reference()
             for threads in [1, 3] {
                 let (got, _, usedAMX) = c.prepared(isa: .avx512, threads: threads, amx: true)
@@ -86,6 +90,8 @@ final class PreparedKernelTests: XCTestCase {
         XCTAssertGreaterThan(mergedRows, 5, "AMX convs with taps merged by kernel row (heads, few channels)")
         XCTAssertGreaterThan(mergedSplit, 3, "AMX convs with s16 sources merged by kernel row (two staged planes)")
         XCTAssertGreaterThan(paddedOutputs, 15, "AMX cases with outputs padded to 16")
+        XCTAssertGreaterThan(boundedCases, 20, "AMX sums proven below 2^30 (the bounded requantization)")
+        XCTAssertGreaterThan(unboundedCases, 3, "AMX sums that may reach 2^30 (the general requantization)")
     }
 
     func testElementwiseKernelsMatchTheReference() throws {
@@ -108,8 +114,10 @@ final class PreparedKernelTests: XCTestCase {
             for isa in isas {
                 let label = "case \(case_) \(isa) \(st)->\(dt) [\(C),\(H),\(W)]"
                 // requantize
+                // Tables that know their inputs' bound take the bounded form where it is below 2^30.
+                let bound = rng.int(2) == 0 ? Int64.max : StorageType(rawValue: st.rawValue)!.maxMagnitude
                 XCTAssertEqual(x.run(dt, isa: isa) { d, dl, s, sl in
-                    let store = RequantTableStorage(r, paddedChannels: dl.stride, bias: nil) { $0 < C ? $0 : nil }
+                    let store = RequantTableStorage(r, paddedChannels: dl.stride, bias: nil, inputBound: bound) { $0 < C ? $0 : nil }
                     requantizeHWC(dst: d, dl, src: s[0], sl[0], tables: store.tables, isa: isa, threads: 2)
                 }, x.reference(dt) { d, s in requantizeKernel(dst: d, src: s[0], requant: r) }, "requantize \(label)")
                 // add (both directions of the shift, subtraction, broadcast b)
@@ -239,6 +247,14 @@ struct ConvCase {
     var dstType: ElementType
     var outH: Int, outW: Int
 
+    /// What PreparedConv proves about this case's sums (the bounded requantization's condition).
+    var sumBound: Int64 {
+        var lo = sourceRange.lowerBound, hi = sourceRange.upperBound
+        for v in pad ?? [0] { lo = min(lo, v); hi = max(hi, v) }
+        return PreparedConv.sumBound(weights: weights, outputs: Int(params.outputChannels), bias: bias,
+                                     maxSource: Int(max(Int64(lo).magnitude, Int64(hi).magnitude)))
+    }
+
     var summary: String {
         let q = params
         return "\(source.type)\(sourceRange) [\(q.inputChannels)->\(q.outputChannels), \(source.h)x\(source.w)] k\(q.kernelHeight)x\(q.kernelWidth) " +
@@ -285,9 +301,11 @@ struct ConvCase {
         var weights = (0..<(O * cg * kh * kw)).map { _ in rng.int(in: weightRange) }
         if rng.int(4) == 0 { weights[rng.int(weights.count)] = weightRange.lowerBound }   // the extreme weight itself
         let maxX = max(abs(Int64(sr.lowerBound)), abs(Int64(sr.upperBound)))
-        // The validator's bound: |B| + Σ|W|·max|x| ≤ 2^31 − 1 (scale weights down where a case would exceed it).
+        // The validator's bound: |B| + Σ|W|·max|x| ≤ 2^31 − 1 (|B| ≤ 10^4). A case that would exceed it
+        // has its weights divided just enough, so some sums stay above 2^30 (the general requantization).
         let perOutput = (0..<O).map { o in weights[(o * cg * kh * kw)..<((o + 1) * cg * kh * kw)].reduce(Int64(0)) { $0 + abs(Int64($1)) } }
-        if (perOutput.max() ?? 0) * maxX > (1 << 30) { weights = weights.map { $0 / 64 } }
+        let worst = (perOutput.max() ?? 0) * maxX, limit: Int64 = (1 << 31) - 1 - 10_000
+        if worst > limit { let f = Int32(worst / limit + 1); weights = weights.map { $0 / f } }
         let bias = (0..<O).map { _ in Int32(rng.int(20001)) - 10000 }
         let dstTypes: [ElementType] = [.u8, .i8, .i16, .i32]
         let dt = dstTypes[rng.int(4)]

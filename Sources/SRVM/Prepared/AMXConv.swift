@@ -45,7 +45,7 @@ final class AMXConvPlan {
     }
 
     init?(params q: ConvParameters, groups: Int, weights w: [Int32], bias: [Int32], requant r: Requantization,
-          padValues pads: [Int32]?, sourceType: StorageType) {
+          padValues pads: [Int32]?, sourceType: StorageType, sumBound: Int64) {
         let C = Int(q.inputChannels), O = Int(q.outputChannels), taps = Int(q.kernelHeight * q.kernelWidth)
         let kw = Int(q.kernelWidth), S = (C + 7) / 8 * 8
         guard groups == 1 else { return nil }
@@ -98,7 +98,7 @@ final class AMXConvPlan {
                 }
             }
         }
-        requant = RequantTableStorage(r, paddedChannels: (O + 15) / 16 * 16, bias: bias) { $0 < O ? $0 : nil }
+        requant = RequantTableStorage(r, paddedChannels: (O + 15) / 16 * 16, bias: bias, inputBound: sumBound) { $0 < O ? $0 : nil }
     }
 
     deinit { weights.deallocate() }

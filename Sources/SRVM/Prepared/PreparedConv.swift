@@ -103,7 +103,7 @@ final class PreparedConv {
         offsetsSource = kind == .quadOffset && !gathers
 
         amxPlan = amx ? AMXConvPlan(params: q, groups: G, weights: w, bias: bias, requant: r, padValues: padValues,
-                                    sourceType: sourceType) : nil
+                                    sourceType: sourceType, sumBound: Self.sumBound(weights: w, outputs: O, bias: bias, maxSource: maxA)) : nil
 
         // Chunks of up to 2 blocks per group; weights [tap][step][block][lane][k] per chunk
         // (none when the AMX tiles run the conv: they have their own packing).
@@ -163,7 +163,8 @@ final class PreparedConv {
                 adjustedBias[o] = bias[o] &- sourceOffset &* sum
             }
         }
-        requant = RequantTableStorage(r, paddedChannels: G * bpg * 8, bias: adjustedBias) { i in
+        let bound = Self.sumBound(weights: w, outputs: O, bias: bias, maxSource: maxA)
+        requant = RequantTableStorage(r, paddedChannels: G * bpg * 8, bias: adjustedBias, inputBound: bound) { i in
             let g = i / (bpg * 8), oj = i % (bpg * 8)
             return oj < og ? g * og + oj : nil
         }
@@ -201,6 +202,21 @@ final class PreparedConv {
 }
 
 extension PreparedConv {
+    /// The largest |Σ x·w + bias| an output can reach with |x| ≤ maxSource (pad values
+    /// included): what the epilogue requantizes, whatever offsets the tiles add and the bias
+    /// takes back. The weights' sums per output, not max|w| times K, so a 16-bit conv usually
+    /// stays under 2^30 (the bounded requantization).
+    static func sumBound(weights w: [Int32], outputs O: Int, bias: [Int32], maxSource: Int) -> Int64 {
+        let perOutput = w.count / max(O, 1)
+        var worst: Int64 = 0
+        for o in 0..<O {
+            var s: Int64 = 0
+            for i in 0..<perOutput { s += Int64(w[o * perOutput + i].magnitude) }
+            worst = max(worst, s * Int64(maxSource) + Int64(bias[o].magnitude))
+        }
+        return worst
+    }
+
     /// The groups a conv runs as: 1 for a few narrow groups (their dense form, see init).
     static func runGroups(_ q: ConvParameters) -> Int {
         let G = Int(q.group)

@@ -120,9 +120,10 @@ final class PreparedProgram {
                 convs[i] = PreparedConv(params: q, weights: weights, bias: bias,
                                         requant: requant, padValues: pad.map { p.constants[Int($0)].values },
                                         source: p.values[Int(src)], sourceRange: ranges[Int(src)], isa: isa, amx: amx)
-            case let .requantize(dst, _, r):
-                let c = Int(p.values[Int(dst)].channels)
-                requants[i] = RequantTableStorage(r, paddedChannels: (c + 7) / 8 * 8, bias: nil) { $0 < c ? $0 : nil }
+            case let .requantize(dst, src, r):
+                let c = Int(p.values[Int(dst)].channels), range = ranges[Int(src)]
+                let bound = max(Int64(range.lowerBound).magnitude, Int64(range.upperBound).magnitude)
+                requants[i] = RequantTableStorage(r, paddedChannels: (c + 7) / 8 * 8, bias: nil, inputBound: Int64(bound)) { $0 < c ? $0 : nil }
             default: break
             }
         }

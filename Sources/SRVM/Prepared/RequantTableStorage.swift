@@ -5,11 +5,12 @@ import SRVMKernelsCommon
 /// Owns the per-channel lanes of one requantization (and optionally a bias), padded to
 /// `paddedChannels`, and hands out `RequantTables` pointing into them. `channelOf` maps a
 /// padded index to the instruction's channel (nil for padding lanes, which get zeros).
+/// `inputBound`: the largest |x| the requantization sees (bias added), when known.
 final class RequantTableStorage {
     private let storage: UnsafeMutablePointer<Int32>
     let tables: RequantTables
 
-    init(_ r: Requantization, paddedChannels n: Int, bias: [Int32]?, channelOf: (Int) -> Int?) {
+    init(_ r: Requantization, paddedChannels n: Int, bias: [Int32]?, inputBound: Int64 = .max, channelOf: (Int) -> Int?) {
         storage = .allocate(capacity: 7 * n + 8)
         storage.initialize(repeating: 0, count: 7 * n + 8)
         let s = storage
@@ -26,7 +27,8 @@ final class RequantTableStorage {
         tables = RequantTables(mantissa: s, leftShift: s + n, rightShift: s + 2 * n,
                                negMantissa: s + 3 * n, negLeftShift: s + 4 * n, negRightShift: s + 5 * n,
                                bias: bias == nil ? nil : UnsafePointer(s + 6 * n), hasNegative: r.negative != nil,
-                               hasLeftShift: hasLeft, offset: r.offset, clampMin: r.clampMin, clampMax: r.clampMax)
+                               hasLeftShift: hasLeft, offset: r.offset, clampMin: r.clampMin, clampMax: r.clampMax,
+                               boundedInputs: inputBound < boundedRequantLimit)
     }
 
     /// One multiplier for every lane (add, mul, reduce_mean, sqrt, concat's sources).
