@@ -133,22 +133,40 @@ public struct ConcatSource {
 public func concatPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, first: Int, pixels: Int,
                              sources: UnsafeBufferPointer<ConcatSource>, lo: Int32, hi: Int32, exact: Bool = false) {
     let vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi)
-    let db = dstType.byteWidth
-    for p in first..<(first + pixels) {
+    // Source by source over blocks of 64 pixels, each source's multiplier set up once per block
+    // (not once per pixel); a source's spill into the next one's channels is still rewritten by
+    // it (same pixels, same thread, later).
+    var p0 = first
+    while p0 < first + pixels {
+        let block = p0..<min(first + pixels, p0 + 64)
         var c0 = 0
         for s in sources {
-            let q = s.multiplier.map { UniformRequantAVX2($0, inputBound: s.type.maxMagnitude) }
-            var c = 0
-            while c < s.channels {
-                var v = loadLanesAVX2(s.base + (p * s.stride + c) * s.type.byteWidth, s.type)
-                if let q { v = q.apply(v) }
-                v = clampAVX2(v, vlo, vhi)
-                let n = c0 + c + 8 <= stride && !exact ? 8 : min(8, s.channels - c)
-                storeLanesAVX2(v, dst + (p * stride + c0 + c) * db, count: n, type: dstType)
-                c += 8
+            if let m = s.multiplier {
+                let q = UniformRequantAVX2(m, inputBound: s.type.maxMagnitude)
+                concatSourceAVX2(s, at: c0, block, dst: dst, dstType, stride: stride, vlo: vlo, vhi: vhi, exact: exact) { q.apply($0) }
+            } else {
+                concatSourceAVX2(s, at: c0, block, dst: dst, dstType, stride: stride, vlo: vlo, vhi: vhi, exact: exact) { $0 }
             }
             c0 += s.channels
         }
+        p0 = block.upperBound
+    }
+}
+
+/// One concat source's channels at channel offset `c0` of `pixels`, block of 8 by block of 8.
+@inline(__always) private func concatSourceAVX2(_ s: ConcatSource, at c0: Int, _ pixels: Range<Int>, dst: UnsafeMutableRawPointer,
+                                                _ dstType: StorageType, stride: Int, vlo: __m256i, vhi: __m256i, exact: Bool,
+                                                _ scale: (__m256i) -> __m256i) {
+    let sb = s.type.byteWidth, db = dstType.byteWidth
+    var c = 0
+    while c < s.channels {
+        let n = c0 + c + 8 <= stride && !exact ? 8 : min(8, s.channels - c)
+        var ps = s.base + (pixels.lowerBound * s.stride + c) * sb, pd = dst + (pixels.lowerBound * stride + c0 + c) * db
+        for _ in pixels {
+            storeLanesAVX2(clampAVX2(scale(loadLanesAVX2(ps, s.type)), vlo, vhi), pd, count: n, type: dstType)
+            ps += s.stride * sb; pd += stride * db
+        }
+        c += 8
     }
 }
 #endif
