@@ -43,7 +43,6 @@ public struct RequantTables {
     }
 }
 
-/// Element types of activation storage, numbered as the .qsr's (1 u8, 2 i8, 3 i16, 4 i32).
 extension RequantTables {
     /// Whether a store that saturates to `store` (nil: none) already applies the clamp's upper
     /// bound, so an epilogue may skip its min: the bound is the type's maximum and the lower
@@ -56,11 +55,12 @@ extension RequantTables {
     }
 }
 
+/// Element types of activation storage, numbered as the .qsr's (1 u8, 2 i8, 3 i16, 4 i32).
 public enum StorageType: UInt8, Sendable {
     case u8 = 1, i8 = 2, i16 = 3, i32 = 4
     public var byteWidth: Int { switch self { case .u8, .i8: return 1; case .i16: return 2; case .i32: return 4 } }
-    /// The largest |value| an element holds (2^31 for i32).
-    public var maxMagnitude: Int64 { Int64(-Int64(valueRange.lowerBound)) }
+    /// The largest |value| an element holds (255 for u8, 2^31 for i32).
+    public var maxMagnitude: Int64 { max(-Int64(valueRange.lowerBound), Int64(valueRange.upperBound)) }
     /// The values an element holds.
     public var valueRange: ClosedRange<Int32> {
         switch self { case .u8: return 0...255; case .i8: return -128...127; case .i16: return -32768...32767; case .i32: return .min ... .max }

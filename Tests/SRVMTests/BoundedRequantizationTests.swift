@@ -44,6 +44,13 @@ final class BoundedRequantizationTests: XCTestCase {
         return list
     }
 
+    /// The magnitudes the kernels' bounds start from (u8's is its upper end, not its lower).
+    func testStorageTypeMagnitudes() {
+        XCTAssertEqual([StorageType.u8, .i8, .i16, .i32].map(\.maxMagnitude), [255, 128, 32768, 1 << 31])
+        XCTAssertEqual(addOperandBound(.u8, leftShift: 15, QuantMultiplier(0.5)), 255 << 14)        // the exact shift
+        XCTAssertEqual(addOperandBound(.u8, leftShift: 20, QuantMultiplier(0.5)), (255 << 19) + 1)  // requantized
+    }
+
     func testScalarBoundedFormEqualsRequantize() {
         var rng = SplitMix(seed: 31)
         var checked = 0
