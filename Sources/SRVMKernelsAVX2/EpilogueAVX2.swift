@@ -64,14 +64,21 @@ public struct EpilogueLanes8 {
         offset = _mm256_set1_epi32(t.offset); lo = _mm256_set1_epi32(t.clampMin); hi = _mm256_set1_epi32(t.clampMax)
         let one = _mm256_set1_epi32(1)
         mantissaOdd = oddLanesDown8(q.mantissa)
-        roundMask = _mm256_sub_epi32(_mm256_sllv_epi32(one, q.rightShift), one); halfMask = _mm256_srai_epi32(roundMask, 1)
+        // Only the form the table takes gets its lanes: this runs once per block of every tile.
         bounded = t.boundedInputs && !t.hasLeftShift
-        let thirtyTwo = _mm256_set1_epi32(32)
-        half = _mm256_srli_epi32(_mm256_sllv_epi32(one, q.rightShift), 1)
-        signShift = _mm256_sub_epi32(thirtyTwo, _mm256_min_epu32(q.rightShift, one))
-        negHalf = _mm256_srli_epi32(_mm256_sllv_epi32(one, n.rightShift), 1)
-        negSignShift = _mm256_sub_epi32(thirtyTwo, _mm256_min_epu32(n.rightShift, one))
-        (nudgeEven, nudgeOdd) = boundedNudgesAVX2(half)
+        let zero = _mm256_setzero_si256()
+        if bounded {
+            roundMask = zero; halfMask = zero
+            let thirtyTwo = _mm256_set1_epi32(32)
+            half = _mm256_srli_epi32(_mm256_sllv_epi32(one, q.rightShift), 1)
+            signShift = _mm256_sub_epi32(thirtyTwo, _mm256_min_epu32(q.rightShift, one))
+            negHalf = t.hasNegative ? _mm256_srli_epi32(_mm256_sllv_epi32(one, n.rightShift), 1) : half
+            negSignShift = t.hasNegative ? _mm256_sub_epi32(thirtyTwo, _mm256_min_epu32(n.rightShift, one)) : signShift
+            (nudgeEven, nudgeOdd) = boundedNudgesAVX2(half)
+        } else {
+            roundMask = _mm256_sub_epi32(_mm256_sllv_epi32(one, q.rightShift), one); halfMask = _mm256_srai_epi32(roundMask, 1)
+            half = zero; signShift = zero; negHalf = zero; negSignShift = zero; nudgeEven = zero; nudgeOdd = zero
+        }
     }
 
     @inline(__always) public func apply(_ x0: __m256i) -> __m256i {

@@ -48,16 +48,23 @@ struct EpilogueLanes16 {
         offset = _mm512_set1_epi32(t.offset); lo = _mm512_set1_epi32(t.clampMin); hi = _mm512_set1_epi32(t.clampMax)
         let one = _mm512_set1_epi32(1)
         mantissaOdd = _mm512_srli_epi64(mantissa, 32)
-        roundMask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one)
-        halfMask = _mm512_srai_epi32(roundMask, 1)
-        negRoundMask = _mm512_sub_epi32(_mm512_sllv_epi32(one, negRight), one)
-        negHalfMask = _mm512_srai_epi32(negRoundMask, 1)
-        let thirtyTwo = _mm512_set1_epi32(32)
-        half = _mm512_srli_epi32(_mm512_sllv_epi32(one, right), 1)
-        signShift = _mm512_sub_epi32(thirtyTwo, _mm512_min_epu32(right, one))
-        negHalf = _mm512_srli_epi32(_mm512_sllv_epi32(one, negRight), 1)
-        negSignShift = _mm512_sub_epi32(thirtyTwo, _mm512_min_epu32(negRight, one))
-        (nudgeEven, nudgeOdd) = boundedNudges16(half)
+        // Only the form the table takes (EpilogueVariant) gets its lanes: this runs once per
+        // block pair of every tile.
+        if t.boundedInputs && !t.hasLeftShift {
+            roundMask = zero; halfMask = zero; negRoundMask = zero; negHalfMask = zero
+            let thirtyTwo = _mm512_set1_epi32(32)
+            half = _mm512_srli_epi32(_mm512_sllv_epi32(one, right), 1)
+            signShift = _mm512_sub_epi32(thirtyTwo, _mm512_min_epu32(right, one))
+            negHalf = t.hasNegative ? _mm512_srli_epi32(_mm512_sllv_epi32(one, negRight), 1) : half
+            negSignShift = t.hasNegative ? _mm512_sub_epi32(thirtyTwo, _mm512_min_epu32(negRight, one)) : signShift
+            (nudgeEven, nudgeOdd) = boundedNudges16(half)
+        } else {
+            roundMask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one)
+            halfMask = _mm512_srai_epi32(roundMask, 1)
+            negRoundMask = t.hasNegative ? _mm512_sub_epi32(_mm512_sllv_epi32(one, negRight), one) : roundMask
+            negHalfMask = t.hasNegative ? _mm512_srai_epi32(negRoundMask, 1) : halfMask
+            half = zero; signShift = zero; negHalf = zero; negSignShift = zero; nudgeEven = zero; nudgeOdd = zero
+        }
     }
 
     /// requantize(acc + bias, M(c, sign)) + offset, clamped, with the table's flags fixed by the

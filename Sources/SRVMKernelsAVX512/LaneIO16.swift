@@ -23,38 +23,23 @@ extension LaneIO16 {
     @inline(__always) func store(_ v: __m512i, _ o: UnsafeMutableRawPointer, mask: __mmask16) { store16Lanes(v, o, type, mask: mask) }
 }
 
-struct I16Lanes: LaneIO16 {
-    var bytes: Int { 2 }
-    var type: StorageType { .i16 }
-    @inline(__always) func load(_ p: UnsafeRawPointer) -> __m512i {
-        _mm512_cvtepi16_epi32(_mm256_loadu_si256(p.assumingMemoryBound(to: __m256i.self)))
-    }
-    @inline(__always) func store(_ v: __m512i, _ o: UnsafeMutableRawPointer) {
-        _mm256_storeu_si256(o.assumingMemoryBound(to: __m256i.self), _mm512_cvtepi32_epi16(v))
-    }
+/// A storage type fixed at compile time: the loops specialized for it fold load16Lanes' and
+/// store16Lanes' switches away.
+protocol FixedStorage { static var type: StorageType { get } }
+enum I16Storage: FixedStorage { static var type: StorageType { .i16 } }
+enum I8Storage: FixedStorage { static var type: StorageType { .i8 } }
+enum U8Storage: FixedStorage { static var type: StorageType { .u8 } }
+
+struct FixedLanes16<S: FixedStorage>: LaneIO16 {
+    var bytes: Int { S.type.byteWidth }
+    var type: StorageType { S.type }
+    @inline(__always) func load(_ p: UnsafeRawPointer) -> __m512i { load16Lanes(p, S.type) }
+    @inline(__always) func store(_ v: __m512i, _ o: UnsafeMutableRawPointer) { store16Lanes(v, o, S.type) }
 }
 
-struct I8Lanes: LaneIO16 {
-    var bytes: Int { 1 }
-    var type: StorageType { .i8 }
-    @inline(__always) func load(_ p: UnsafeRawPointer) -> __m512i {
-        _mm512_cvtepi8_epi32(_mm_loadu_si128(p.assumingMemoryBound(to: __m128i.self)))
-    }
-    @inline(__always) func store(_ v: __m512i, _ o: UnsafeMutableRawPointer) {
-        _mm_storeu_si128(o.assumingMemoryBound(to: __m128i.self), _mm512_cvtepi32_epi8(v))
-    }
-}
-
-struct U8Lanes: LaneIO16 {
-    var bytes: Int { 1 }
-    var type: StorageType { .u8 }
-    @inline(__always) func load(_ p: UnsafeRawPointer) -> __m512i {
-        _mm512_cvtepu8_epi32(_mm_loadu_si128(p.assumingMemoryBound(to: __m128i.self)))
-    }
-    @inline(__always) func store(_ v: __m512i, _ o: UnsafeMutableRawPointer) {
-        _mm_storeu_si128(o.assumingMemoryBound(to: __m128i.self), _mm512_cvtepi32_epi8(v))
-    }
-}
+typealias I16Lanes = FixedLanes16<I16Storage>
+typealias I8Lanes = FixedLanes16<I8Storage>
+typealias U8Lanes = FixedLanes16<U8Storage>
 
 /// Any storage type, chosen per vector.
 struct AnyLanes16: LaneIO16 {

@@ -91,32 +91,42 @@ final class BoundedRequantizationTests: XCTestCase {
             } } } } }
     }
 
+    /// One ISA's bounded lanes against requantize: `uniform` applies one multiplier to `lanes`
+    /// values, `perLane` a bounded table (with or without its negative side) to them.
+    func checkBoundedLanes(lanes: Int, seed: UInt64, perLaneCases: Int, uniform: (QuantMultiplier, [Int32]) -> [Int32],
+                           perLane: (RequantTables, Bool, [Int32]) -> [Int32]) {
+        var rng = SplitMix(seed: seed)
+        let ms = Self.multipliers(&rng)
+        // One multiplier in every lane (the element-wise kernels).
+        for m in ms {
+            let xs = Self.edgeValues(m, &rng)
+            for i in Swift.stride(from: 0, to: xs.count - (lanes - 1), by: lanes) {
+                let x = Array(xs[i..<(i + lanes)])
+                XCTAssertEqual(uniform(m, x), x.map { requantize($0, m) }, "uniform \(m)")
+            }
+        }
+        // A multiplier per lane, with and without a negative side (the conv epilogues).
+        for negative in [false, true] {
+            for _ in 0..<perLaneCases {
+                let c = Self.laneCase(ms, lanes: lanes, &rng)
+                let got = Self.withTables(c.tables, negative: negative) { perLane($0, negative, c.x) }
+                let expected = (0..<lanes).map { requantize(c.x[$0], negative && c.x[$0] < 0 ? c.neg[$0] : c.pos[$0]) }
+                XCTAssertEqual(got, expected, "negative side \(negative): x \(c.x)")
+                if got != expected { return }
+            }
+        }
+    }
+
     func testAVX2BoundedLanesEqualRequantize() {
         guard CPUFeatures.hasAVX2 else {
             print("BoundedRequantizationTests: no AVX2 on this CPU; its bounded lanes not tested")
             return
         }
-        var rng = SplitMix(seed: 33)
-        let ms = Self.multipliers(&rng)
         func lanes(_ v: __m256i) -> [Int32] { withUnsafeBytes(of: v) { Array($0.bindMemory(to: Int32.self)) } }
         func vector(_ xs: [Int32]) -> __m256i { xs.withUnsafeBufferPointer { _mm256_loadu_si256(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: __m256i.self)) } }
-        for m in ms {
-            let q = UniformRequantAVX2(m, inputBound: boundedRequantLimit - 1)
-            let xs = Self.edgeValues(m, &rng)
-            for i in Swift.stride(from: 0, to: xs.count - 7, by: 8) {
-                let x = Array(xs[i..<(i + 8)])
-                XCTAssertEqual(lanes(q.apply(vector(x))), x.map { requantize($0, m) }, "uniform \(m)")
-            }
-        }
-        for negative in [false, true] {
-            for _ in 0..<300 {
-                let c = Self.laneCase(ms, lanes: 8, &rng)
-                let got = Self.withTables(c.tables, negative: negative) { lanes(EpilogueLanes8($0, channel: 0).apply(vector(c.x))) }
-                let expected = (0..<8).map { requantize(c.x[$0], negative && c.x[$0] < 0 ? c.neg[$0] : c.pos[$0]) }
-                XCTAssertEqual(got, expected, "negative side \(negative): x \(c.x)")
-                if got != expected { return }
-            }
-        }
+        checkBoundedLanes(lanes: 8, seed: 33, perLaneCases: 300,
+                          uniform: { m, x in lanes(UniformRequantAVX2(m, inputBound: boundedRequantLimit - 1).apply(vector(x))) },
+                          perLane: { t, _, x in lanes(EpilogueLanes8(t, channel: 0).apply(vector(x))) })
     }
 
     func testAVX512BoundedLanesEqualRequantize() {
@@ -124,34 +134,16 @@ final class BoundedRequantizationTests: XCTestCase {
             print("BoundedRequantizationTests: no AVX-512 on this CPU; its bounded lanes not tested")
             return
         }
-        var rng = SplitMix(seed: 32)
-        let ms = Self.multipliers(&rng)
         func lanes(_ v: __m512i) -> [Int32] { withUnsafeBytes(of: v) { Array($0.bindMemory(to: Int32.self)) } }
         func vector(_ xs: [Int32]) -> __m512i { xs.withUnsafeBufferPointer { _mm512_loadu_si512(UnsafeRawPointer($0.baseAddress!)) } }
-        // One multiplier in every lane (the element-wise kernels).
-        for m in ms {
+        checkBoundedLanes(lanes: 16, seed: 32, perLaneCases: 200, uniform: { m, x in
             let q = UniformRequant16(m, inputBound: boundedRequantLimit - 1)
             XCTAssertTrue(q.bounded)
-            let xs = Self.edgeValues(m, &rng)
-            for i in Swift.stride(from: 0, to: xs.count - 15, by: 16) {
-                let x = Array(xs[i..<(i + 16)])
-                XCTAssertEqual(lanes(q.apply(vector(x))), x.map { requantize($0, m) }, "uniform \(m)")
-            }
-        }
-        // A multiplier per lane, with and without a negative side (the conv epilogues).
-        for negative in [false, true] {
-            for _ in 0..<200 {
-                let c = Self.laneCase(ms, lanes: 16, &rng)
-                let x = c.x, pos = c.pos, neg = c.neg
-                let got = Self.withTables(c.tables, negative: negative) { t -> [Int32] in
-                    let l = EpilogueLanes16(t, channel: 0)
-                    return negative ? lanes(l.apply(vector(x), NegativeBounded.self)) : lanes(l.apply(vector(x), PositiveBounded.self))
-                }
-                let expected = (0..<16).map { requantize(x[$0], negative && x[$0] < 0 ? neg[$0] : pos[$0]) }
-                XCTAssertEqual(got, expected, "negative side \(negative): x \(x)")
-                if got != expected { return }
-            }
-        }
+            return lanes(q.apply(vector(x)))
+        }, perLane: { t, negative, x in
+            let l = EpilogueLanes16(t, channel: 0)
+            return negative ? lanes(l.apply(vector(x), NegativeBounded.self)) : lanes(l.apply(vector(x), PositiveBounded.self))
+        })
     }
     #endif
 }

@@ -102,8 +102,10 @@ final class PreparedConv {
         widensSource = widen && !gathers   // a gather converts to the operand format itself
         offsetsSource = kind == .quadOffset && !gathers
 
+        // What the epilogue requantizes is bounded by this (the bounded form below 2^30).
+        let bound = Self.sumBound(weights: w, outputs: O, bias: bias, maxSource: maxA)
         amxPlan = amx ? AMXConvPlan(params: q, groups: G, weights: w, bias: bias, requant: r, padValues: padValues,
-                                    sourceType: sourceType, sumBound: Self.sumBound(weights: w, outputs: O, bias: bias, maxSource: maxA)) : nil
+                                    sourceType: sourceType, sumBound: bound) : nil
 
         // Chunks of up to 2 blocks per group; weights [tap][step][block][lane][k] per chunk
         // (none when the AMX tiles run the conv: they have their own packing).
@@ -163,7 +165,6 @@ final class PreparedConv {
                 adjustedBias[o] = bias[o] &- sourceOffset &* sum
             }
         }
-        let bound = Self.sumBound(weights: w, outputs: O, bias: bias, maxSource: maxA)
         requant = RequantTableStorage(r, paddedChannels: G * bpg * 8, bias: adjustedBias, inputBound: bound) { i in
             let g = i / (bpg * 8), oj = i % (bpg * 8)
             return oj < og ? g * og + oj : nil
