@@ -46,8 +46,12 @@ public struct ElementwiseOperand {
     public var type: StorageType
     public var stride: Int
     public var broadcast: Bool
-    public init(base: UnsafeRawPointer, type: StorageType, stride: Int, broadcast: Bool) {
+    /// The largest |element| (the proven range of the value; at most the type's), which bounds
+    /// the add terms for the bounded requantization.
+    public var magnitude: Int64
+    public init(base: UnsafeRawPointer, type: StorageType, stride: Int, broadcast: Bool, magnitude: Int64? = nil) {
         self.base = base; self.type = type; self.stride = stride; self.broadcast = broadcast
+        self.magnitude = min(magnitude ?? type.maxMagnitude, type.maxMagnitude)
     }
 }
 
@@ -59,10 +63,10 @@ struct AddOperandScaleAVX2 {
     let leftShift: __m128i
     /// The largest |result|, for the output requantization's bound.
     let bound: Int64
-    @inline(__always) init(_ m: QuantMultiplier, leftShift L: Int, type: StorageType) {
-        exactShift = exactAddShift(m, leftShift: L, operandBytes: type.byteWidth).map { _mm_cvtsi32_si128(Int32($0)) }
-        q = UniformRequantAVX2(m, inputBound: type.maxMagnitude << Int64(L)); leftShift = _mm_cvtsi32_si128(Int32(L))
-        bound = addOperandBound(type, leftShift: L, m)
+    @inline(__always) init(_ m: QuantMultiplier, leftShift L: Int, _ x: ElementwiseOperand) {
+        exactShift = exactAddShift(m, leftShift: L, operandBytes: x.type.byteWidth).map { _mm_cvtsi32_si128(Int32($0)) }
+        q = UniformRequantAVX2(m, inputBound: x.magnitude << Int64(L)); leftShift = _mm_cvtsi32_si128(Int32(L))
+        bound = addOperandBound(x.type, magnitude: x.magnitude, leftShift: L, m)
     }
     @inline(__always) func apply(_ x: __m256i) -> __m256i {
         if let s = exactShift { return _mm256_sll_epi32(x, s) }
@@ -76,8 +80,8 @@ struct AddOperandScaleAVX2 {
 public func addPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, firstChannel: Int = 0,
                           first: Int, pixels: Int, a: ElementwiseOperand, b: ElementwiseOperand, leftShift: Int,
                           ma: QuantMultiplier, mb: QuantMultiplier, mo: QuantMultiplier, subtract: Bool, lo: Int32, hi: Int32) {
-    let sa = AddOperandScaleAVX2(ma, leftShift: leftShift, type: a.type)
-    let sb = AddOperandScaleAVX2(mb, leftShift: leftShift, type: b.type)
+    let sa = AddOperandScaleAVX2(ma, leftShift: leftShift, a)
+    let sb = AddOperandScaleAVX2(mb, leftShift: leftShift, b)
     let qo = UniformRequantAVX2(mo, inputBound: sa.bound + sb.bound)
     let vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi)
     let db = dstType.byteWidth, ab = a.type.byteWidth, bb = b.type.byteWidth

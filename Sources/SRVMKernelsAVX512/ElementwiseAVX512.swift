@@ -34,11 +34,15 @@ struct AddOperandScale {
     let q: UniformRequant16
     /// The largest |result|, for the output requantization's bound.
     let bound: Int64
-    @inline(__always) init(_ m: QuantMultiplier, leftShift: Int, type: StorageType) {
+    /// `magnitude`: the largest |operand| (at most the type's).
+    @inline(__always) init(_ m: QuantMultiplier, leftShift: Int, type: StorageType, magnitude: Int64) {
         shift = exactAddShift(m, leftShift: leftShift, operandBytes: type.byteWidth).map(Int32.init)
-        q = UniformRequant16(m, inputBound: type.maxMagnitude << Int64(leftShift))
-        bound = addOperandBound(type, leftShift: leftShift, m)
+        q = UniformRequant16(m, inputBound: magnitude << Int64(leftShift))
+        bound = addOperandBound(type, magnitude: magnitude, leftShift: leftShift, m)
     }
+    /// Which of addPixelsFixed's forms computes this term (nil: only the general requantization,
+    /// left to the flag-testing loop).
+    var form: AddTermForm? { shift != nil ? .shift : (q.bounded ? .bounded : nil) }
     @inline(__always) func apply(_ x: __m512i, _ L: __m128i) -> __m512i {
         if let s = shift { return _mm512_sll_epi32(x, _mm_cvtsi32_si128(s)) }
         return q.apply(_mm512_sll_epi32(x, L))
@@ -51,8 +55,8 @@ public func addPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType
                             a: ElementwiseOperand, b: ElementwiseOperand, leftShift: Int,
                             ma: QuantMultiplier, mb: QuantMultiplier, mo: QuantMultiplier, subtract: Bool, lo: Int32, hi: Int32) {
     precondition(ma.shift <= 0 && mb.shift <= 0 && mo.shift <= 0 && !a.broadcast, "addPixelsAVX512: no left shifts, a not broadcast")
-    let sa = AddOperandScale(ma, leftShift: leftShift, type: a.type)
-    let sb = AddOperandScale(mb, leftShift: leftShift, type: b.type)
+    let sa = AddOperandScale(ma, leftShift: leftShift, type: a.type, magnitude: a.magnitude)
+    let sb = AddOperandScale(mb, leftShift: leftShift, type: b.type, magnitude: b.magnitude)
     let qo = UniformRequant16(mo, inputBound: sa.bound + sb.bound)
     let vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi)
     let L = _mm_cvtsi32_si128(Int32(leftShift))
@@ -77,7 +81,13 @@ public func addPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType
         }
     }
     if wide > 0 {
+        let terms = AddTerms(a: sa, b: sb, out: qo, lo: vlo, hi: vhi, leftShift: L)
+        let fast = !b.broadcast && sa.form != nil && sb.form != nil
         switch (a.type, b.type, dstType) {
+        case (.i16, .i16, .i16) where fast:
+            addPixelsFixed(I16Lanes(), I16Lanes(), I16Lanes(), a, b, dst, stride, first, pixels, wide, terms, subtract)
+        case (.i16, .i16, .i8) where fast:
+            addPixelsFixed(I16Lanes(), I16Lanes(), I8Lanes(), a, b, dst, stride, first, pixels, wide, terms, subtract)
         case (.i16, .i16, .i16): loop(I16Lanes(), I16Lanes(), I16Lanes())
         case (.i16, .i16, .i8): loop(I16Lanes(), I16Lanes(), I8Lanes())
         default: loop(AnyLanes16(type: a.type), AnyLanes16(type: b.type), AnyLanes16(type: dstType))
@@ -87,6 +97,84 @@ public func addPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType
         // The last 8 channels of every pixel: the AVX2 kernel (one call, not per pixel).
         addPixelsAVX2(dst: dst, dstType, stride: stride, firstChannel: wide, first: first, pixels: pixels, a: a, b: b,
                       leftShift: leftShift, ma: ma, mb: mb, mo: mo, subtract: subtract, lo: lo, hi: hi)
+    }
+}
+
+/// How an add term is scaled in addPixelsFixed: a plain left shift, or the bounded requantization.
+enum AddTermForm { case shift, bounded }
+
+/// An add's constants for addPixelsFixed.
+struct AddTerms {
+    let a: AddOperandScale, b: AddOperandScale, out: UniformRequant16
+    let lo: __m512i, hi: __m512i, leftShift: __m128i
+}
+
+// addPixelsFixed's loops are specialized by these marker types, so the term forms, the output
+// requantization's form and the sign are fixed in the loop (the flag-testing loop tests each per
+// vector: 40 instructions per 16 lanes where these take 27-32).
+protocol AddTermKind { static func apply(_ s: AddOperandScale, _ x: __m512i, _ L: __m128i) -> __m512i }
+enum ShiftedTerm: AddTermKind {
+    @inline(__always) static func apply(_ s: AddOperandScale, _ x: __m512i, _ L: __m128i) -> __m512i {
+        _mm512_sll_epi32(x, _mm_cvtsi32_si128(s.shift!))
+    }
+}
+enum BoundedTerm: AddTermKind {
+    @inline(__always) static func apply(_ s: AddOperandScale, _ x: __m512i, _ L: __m128i) -> __m512i {
+        s.q.applyBounded(_mm512_sll_epi32(x, L))
+    }
+}
+protocol AddOutputKind { static func apply(_ q: UniformRequant16, _ x: __m512i) -> __m512i }
+enum BoundedOutput: AddOutputKind {
+    @inline(__always) static func apply(_ q: UniformRequant16, _ x: __m512i) -> __m512i { q.applyBounded(x) }
+}
+enum GeneralOutput: AddOutputKind {
+    @inline(__always) static func apply(_ q: UniformRequant16, _ x: __m512i) -> __m512i { q.applyGeneral(x) }
+}
+protocol AddSign { static var subtract: Bool { get } }
+enum AddPlus: AddSign { static var subtract: Bool { false } }
+enum AddMinus: AddSign { static var subtract: Bool { true } }
+
+/// addPixelsAVX512's loop for operands that are not broadcast and terms of AddTermForm: the
+/// forms chosen once per call.
+@inline(__always) func addPixelsFixed<A: LaneIO16, B: LaneIO16, D: LaneIO16>(
+    _ ia: A, _ ib: B, _ id: D, _ a: ElementwiseOperand, _ b: ElementwiseOperand, _ dst: UnsafeMutableRawPointer,
+    _ stride: Int, _ first: Int, _ pixels: Int, _ wide: Int, _ t: AddTerms, _ subtract: Bool) {
+    func sign<TA: AddTermKind, TB: AddTermKind, O: AddOutputKind>(_: TA.Type, _: TB.Type, _: O.Type) {
+        if subtract {
+            addLoopFixed(ia, ib, id, a, b, dst, stride, first, pixels, wide, t, TA.self, TB.self, O.self, AddMinus.self)
+        } else {
+            addLoopFixed(ia, ib, id, a, b, dst, stride, first, pixels, wide, t, TA.self, TB.self, O.self, AddPlus.self)
+        }
+    }
+    func output<TA: AddTermKind, TB: AddTermKind>(_: TA.Type, _: TB.Type) {
+        if t.out.bounded { sign(TA.self, TB.self, BoundedOutput.self) } else { sign(TA.self, TB.self, GeneralOutput.self) }
+    }
+    func termB<TA: AddTermKind>(_: TA.Type) {
+        if t.b.form == .shift { output(TA.self, ShiftedTerm.self) } else { output(TA.self, BoundedTerm.self) }
+    }
+    if t.a.form == .shift { termB(ShiftedTerm.self) } else { termB(BoundedTerm.self) }
+}
+
+@inline(__always) func addLoopFixed<A: LaneIO16, B: LaneIO16, D: LaneIO16, TA: AddTermKind, TB: AddTermKind,
+                                    O: AddOutputKind, S: AddSign>(
+    _ ia: A, _ ib: B, _ id: D, _ a: ElementwiseOperand, _ b: ElementwiseOperand, _ dst: UnsafeMutableRawPointer,
+    _ stride: Int, _ first: Int, _ pixels: Int, _ wide: Int, _ t: AddTerms,
+    _: TA.Type, _: TB.Type, _: O.Type, _: S.Type) {
+    let ab = ia.bytes, bb = ib.bytes, db = id.bytes
+    var pa = a.base + first &* a.stride &* ab, pb = b.base + first &* b.stride &* bb
+    var pd = dst + first &* stride &* db
+    let aStep = a.stride &* ab, bStep = b.stride &* bb, dStep = stride &* db
+    let (sa, sb, qo, lo, hi, L) = (t.a, t.b, t.out, t.lo, t.hi, t.leftShift)
+    for _ in 0..<pixels {
+        var c = 0
+        while c < wide {
+            let ta = TA.apply(sa, ia.load(pa + c &* ab), L)
+            let tb = TB.apply(sb, ib.load(pb + c &* bb), L)
+            let s = S.subtract ? _mm512_sub_epi32(ta, tb) : _mm512_add_epi32(ta, tb)
+            id.store(_mm512_min_epi32(_mm512_max_epi32(O.apply(qo, s), lo), hi), pd + c &* db)
+            c &+= 16
+        }
+        pa += aStep; pb += bStep; pd += dStep
     }
 }
 #endif

@@ -176,12 +176,14 @@ struct UniformRequant16 {
         let h: Int64 = k > 0 ? 1 << (k - 1) : 0
         nudge = _mm512_set1_epi64((1 << 31) + (h << 32)); signShift = _mm512_set1_epi32(k > 0 ? 31 : 32)
     }
-    @inline(__always) func apply(_ x: __m512i) -> __m512i {
-        if bounded {
-            return requantizeBounded16(x, mantissa: mantissa, mantissaOdd: mantissaOdd, nudgeEven: nudge, nudgeOdd: nudge,
-                                       half: nil, signShift: signShift, right: right)
-        }
-        return requantize16(x, mantissa: mantissa, mantissaOdd: mantissaOdd, right: right, mask: mask, halfMask: halfMask)
+    @inline(__always) func apply(_ x: __m512i) -> __m512i { bounded ? applyBounded(x) : applyGeneral(x) }
+    /// The bounded form (only where `bounded`).
+    @inline(__always) func applyBounded(_ x: __m512i) -> __m512i {
+        requantizeBounded16(x, mantissa: mantissa, mantissaOdd: mantissaOdd, nudgeEven: nudge, nudgeOdd: nudge,
+                            half: nil, signShift: signShift, right: right)
+    }
+    @inline(__always) func applyGeneral(_ x: __m512i) -> __m512i {
+        requantize16(x, mantissa: mantissa, mantissaOdd: mantissaOdd, right: right, mask: mask, halfMask: halfMask)
     }
 }
 

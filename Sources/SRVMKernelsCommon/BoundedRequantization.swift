@@ -26,7 +26,8 @@ public func requantizeBoundedInput(_ x: Int32, _ m: QuantMultiplier) -> Int32 {
 /// The largest |requantize(x << L, m)| over the values x of `type`: an add operand's scaled
 /// value, whose sum with the other operand's the output requantization sees. |x|·2^L·m plus 1
 /// for the two roundings, or x << s where the kernels shift instead (exactAddShift).
-public func addOperandBound(_ type: StorageType, leftShift L: Int, _ m: QuantMultiplier) -> Int64 {
-    if let s = exactAddShift(m, leftShift: L, operandBytes: type.byteWidth) { return type.maxMagnitude << Int64(s) }
-    return Int64((Double(type.maxMagnitude << Int64(L)) * m.real).rounded(.up)) + 1
+public func addOperandBound(_ type: StorageType, magnitude: Int64? = nil, leftShift L: Int, _ m: QuantMultiplier) -> Int64 {
+    let x = magnitude ?? type.maxMagnitude
+    if let s = exactAddShift(m, leftShift: L, operandBytes: type.byteWidth) { return x << Int64(s) }
+    return Int64((Double(x << Int64(L)) * m.real).rounded(.up)) + 1
 }

@@ -94,6 +94,40 @@ final class PreparedKernelTests: XCTestCase {
         XCTAssertGreaterThan(unboundedCases, 3, "AMX sums that may reach 2^30 (the general requantization)")
     }
 
+    /// The add loops specialized by term form (addPixelsFixed): i16 operands of ±32767 with their
+    /// proven magnitude, each term a plain shift or the bounded requantization, the output
+    /// requantization bounded or not, adding and subtracting, i16 and i8 results, at the edges of
+    /// the range (the largest magnitudes in every case) and in between.
+    func testAddOfEveryTermFormMatchesTheReference() throws {
+        var rng = SplitMix(seed: 91)
+        var checked = 0
+        for (ma, mb) in [(0.5, 0.42), (0.42, 0.5), (0.5, 0.25), (0.37, 0.93), (0.99, 0.98)] {
+            for shift: UInt8 in [15, 12] {
+                for sub in [false, true] {
+                    for dt in [ElementType.i16, .i8] {
+                        let C = [16, 24, 64][rng.int(3)], H = 2 + rng.int(3), W = 3 + rng.int(5)
+                        var x = Tensor.random(.i16, C, H, W, &rng, range: -32767...32767)
+                        var y = Tensor.random(.i16, C, H, W, &rng, range: -32767...32767)
+                        x.values[0] = 32767; x.values[1] = -32767; y.values[0] = -32767; y.values[1] = 32767
+                        let mo = QuantMultiplier(rng.real(0.5, 3) / Double(1 << Int(shift)))
+                        let (qa, qb) = (QuantMultiplier(ma), QuantMultiplier(mb))
+                        let (lo, hi) = (dt.range.lowerBound + 1, dt.range.upperBound)
+                        for isa in isas {
+                            XCTAssertEqual(x.run(dt, others: [y], isa: isa) { d, dl, s, sl in
+                                addHWC(dst: d, dl, a: s[0], sl[0], b: s[1], sl[1], leftShift: shift, ma: qa, mb: qb, mo: mo, subtract: sub,
+                                       lo: lo, hi: hi, magnitudes: (32767, 32767), isa: isa, threads: 2)
+                            }, x.reference(dt, others: [y]) { d, s in
+                                addKernel(dst: d, a: s[0], b: s[1], leftShift: shift, ma: qa, mb: qb, mo: mo, subtract: sub, lo: lo, hi: hi)
+                            }, "add Ma \(ma) Mb \(mb) L \(shift) subtract \(sub) -> \(dt) \(isa)")
+                            checked += 1
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(checked, 80)
+    }
+
     func testElementwiseKernelsMatchTheReference() throws {
         var rng = SplitMix(seed: 77)
         let types: [ElementType] = [.u8, .i8, .i16, .i32]
@@ -101,11 +135,14 @@ final class PreparedKernelTests: XCTestCase {
             let C = [1, 3, 7, 8, 9, 16, 27, 33, 64, 72][rng.int(10)]   // 64, 72: reduce_mean's four-register pass
             let H = 1 + rng.int(9), W = 1 + rng.int(11)
             let st = types[rng.int(4)], dt = types[rng.int(4)]
-            let x = Tensor.random(st, C, H, W, &rng)
-            let y = Tensor.random(st, C, H, W, &rng)
+            // i16 values clamped to ±32767, as the programs' are (with the proven magnitude given
+            // below, x·2^15 then stays under 2^30: the add terms' bounded form).
+            let symmetric: ClosedRange<Int32>? = st == .i16 && rng.int(2) == 0 ? -32767...32767 : nil
+            let x = Tensor.random(st, C, H, W, &rng, range: symmetric)
+            let y = Tensor.random(st, C, H, W, &rng, range: symmetric)
             let lo = max(dt.range.lowerBound, -1 - Int32(rng.int(200))), hi = min(dt.range.upperBound, Int32(rng.int(300)))
             let broadcast = rng.int(3) == 0
-            let yb = broadcast ? Tensor.random(st, C, 1, 1, &rng) : y
+            let yb = broadcast ? Tensor.random(st, C, 1, 1, &rng, range: symmetric) : y
             let multipliers = (0..<C).map { _ in QuantMultiplier(rng.real(1e-4, 4)) }
             let negative = rng.int(2) == 0 ? (0..<C).map { _ in QuantMultiplier(rng.real(1e-4, 0.5)) } : nil
             let perChannel = rng.int(2) == 0, negPerChannel = rng.int(2) == 0
@@ -128,8 +165,11 @@ final class PreparedKernelTests: XCTestCase {
                 }
                 let (ma, mb) = (operandScale(), operandScale())
                 let mo = QuantMultiplier(rng.real(0.5, 3) / Double(1 << Int(shift)))
+                // The operands' magnitudes as the prepared program proves them (here: the largest in the data), or the types'.
+                let magnitudes = rng.int(2) == 0 ? (x.values.map { Int64(abs($0)) }.max()!, yb.values.map { Int64(abs($0)) }.max()!) : nil
                 XCTAssertEqual(x.run(dt, others: [yb], isa: isa) { d, dl, s, sl in
-                    addHWC(dst: d, dl, a: s[0], sl[0], b: s[1], sl[1], leftShift: shift, ma: ma, mb: mb, mo: mo, subtract: sub, lo: lo, hi: hi, isa: isa, threads: 2)
+                    addHWC(dst: d, dl, a: s[0], sl[0], b: s[1], sl[1], leftShift: shift, ma: ma, mb: mb, mo: mo, subtract: sub, lo: lo, hi: hi,
+                           magnitudes: magnitudes, isa: isa, threads: 2)
                 }, x.reference(dt, others: [yb]) { d, s in
                     addKernel(dst: d, a: s[0], b: s[1], leftShift: shift, ma: ma, mb: mb, mo: mo, subtract: sub, lo: lo, hi: hi)
                 }, "add \(label)")

@@ -47,13 +47,14 @@ func requantizeHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, src: UnsafeRa
 
 func addHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, a: UnsafeRawPointer, _ la: PixelLayout, b: UnsafeRawPointer, _ lb: PixelLayout,
             leftShift: UInt8, ma: QuantMultiplier, mb: QuantMultiplier, mo: QuantMultiplier, subtract: Bool, lo: Int32, hi: Int32,
-            isa: PreparedISA, threads: Int) {
+            magnitudes: (a: Int64, b: Int64)? = nil, isa: PreparedISA, threads: Int) {
     let L = Int32(leftShift)
     let broadcast = lb.height == 1 && lb.width == 1 && (d.height != 1 || d.width != 1)
     #if arch(x86_64)
     if isa.hasAVX2 {
-        let oa = ElementwiseOperand(base: a, type: la.type, stride: la.stride, broadcast: false)
-        let ob = ElementwiseOperand(base: b, type: lb.type, stride: lb.stride, broadcast: broadcast)
+        // The operands' proven magnitudes (where given) let more terms take the bounded form.
+        let oa = ElementwiseOperand(base: a, type: la.type, stride: la.stride, broadcast: false, magnitude: magnitudes?.a)
+        let ob = ElementwiseOperand(base: b, type: lb.type, stride: lb.stride, broadcast: broadcast, magnitude: magnitudes?.b)
         // 16 lanes where the CPU has AVX-512 and no multiplier shifts left.
         let wide = isa == .avx512 && ma.shift <= 0 && mb.shift <= 0 && mo.shift <= 0
         parallelRows(d, threads: threads) { rows in

@@ -13,6 +13,12 @@ final class PreparedProgram {
     private var convs: [Int: PreparedConv] = [:]
     private var requants: [Int: RequantTableStorage] = [:]
     private let constants: [[Int32]]
+    /// Each value's proven range (provenValueRanges): the add kernels' operand bounds.
+    private let ranges: [ClosedRange<Int32>]
+    /// The largest |element| of value v.
+    private func magnitude(_ v: ValueID) -> Int64 {
+        Int64(max(Int64(ranges[Int(v)].lowerBound).magnitude, Int64(ranges[Int(v)].upperBound).magnitude))
+    }
     /// A depth_to_space right before output_pixels, read by nothing else: it is skipped and
     /// output_pixels gathers its pixels straight from the depth_to_space source (index of the
     /// depth_to_space instruction).
@@ -32,6 +38,7 @@ final class PreparedProgram {
         program = p; self.isa = isa
         constants = p.constants.map(\.values)
         let ranges = provenValueRanges(p)
+        self.ranges = ranges
         let n = p.instructions.count
         for (k, ins) in p.instructions.enumerated() {
             guard case let .sliceChannels(d, _, _) = ins else { continue }
@@ -398,7 +405,7 @@ final class PreparedProgram {
                         let band = y..<min(y + 4, rows.upperBound)
                         addHWC(dst: pd + dl!.bandOffset(band), dl!.band(band), a: pa + la.bandOffset(band), la.band(band),
                                b: pb + lb.bandOffset(band), lb.band(band), leftShift: shift, ma: ma, mb: mb, mo: mo,
-                               subtract: subtract, lo: lo, hi: hi, isa: isa, threads: 1)
+                               subtract: subtract, lo: lo, hi: hi, magnitudes: (magnitude(a), magnitude(b)), isa: isa, threads: 1)
                         requantizeHWC(dst: pr + lr.bandOffset(band), lr.band(band), src: pd + dl!.bandOffset(band), dl!.band(band),
                                       tables: tables, isa: isa, threads: 1)
                         y = band.upperBound
@@ -408,7 +415,7 @@ final class PreparedProgram {
                 requantizeHWC(dst: dst!, dl!, src: buf(src), lay(src), tables: requants[index]!.tables, isa: isa, threads: threads)
             case let .add(_, a, b, shift, ma, mb, mo, subtract, lo, hi):
                 addHWC(dst: dst!, dl!, a: buf(a), lay(a), b: buf(b), lay(b), leftShift: shift, ma: ma, mb: mb, mo: mo,
-                       subtract: subtract, lo: lo, hi: hi, isa: isa, threads: threads)
+                       subtract: subtract, lo: lo, hi: hi, magnitudes: (magnitude(a), magnitude(b)), isa: isa, threads: threads)
             case let .mul(_, a, b, m, lo, hi):
                 mulHWC(dst: dst!, dl!, a: buf(a), lay(a), b: buf(b), lay(b), m: m, lo: lo, hi: hi, isa: isa, threads: threads)
             case let .concat(d, sources, ms, lo, hi) where sources.contains(where: { parts[$0] != nil }):
