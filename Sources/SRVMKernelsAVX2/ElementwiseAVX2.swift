@@ -102,7 +102,7 @@ public func addPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, 
 /// `firstChannel`: start at this channel, a multiple of 8.
 public func mulPixelsAVX2(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, firstChannel: Int = 0, first: Int, pixels: Int,
                           a: ElementwiseOperand, b: ElementwiseOperand, m: QuantMultiplier, lo: Int32, hi: Int32) {
-    let q = UniformRequantAVX2(m, inputBound: a.type.maxMagnitude * b.type.maxMagnitude)
+    let q = UniformRequantAVX2(m, inputBound: a.magnitude * b.magnitude)
     let vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi)
     let db = dstType.byteWidth, ab = a.type.byteWidth, bb = b.type.byteWidth
     for p in first..<(first + pixels) {

@@ -236,7 +236,7 @@ public func requantizePixelsAVX512(src: UnsafeRawPointer, _ srcType: StorageType
 public func mulPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType, stride: Int, first: Int, pixels: Int,
                             a: ElementwiseOperand, b: ElementwiseOperand, m: QuantMultiplier, lo: Int32, hi: Int32) {
     precondition(m.shift <= 0, "mulPixelsAVX512: no left shift")
-    let q = UniformRequant16(m, inputBound: a.type.maxMagnitude * b.type.maxMagnitude)
+    let q = UniformRequant16(m, inputBound: a.magnitude * b.magnitude)
     let vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi)
     let wide = stride / 16 * 16
     @inline(__always) func loop<A: LaneIO16, B: LaneIO16, D: LaneIO16>(_ ia: A, _ ib: B, _ id: D) {

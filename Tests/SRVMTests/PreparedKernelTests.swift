@@ -177,7 +177,7 @@ final class PreparedKernelTests: XCTestCase {
                 if st != .i32 {
                     let m = QuantMultiplier(rng.real(1e-5, 0.1))
                     XCTAssertEqual(x.run(dt, others: [yb], isa: isa) { d, dl, s, sl in
-                        mulHWC(dst: d, dl, a: s[0], sl[0], b: s[1], sl[1], m: m, lo: lo, hi: hi, isa: isa, threads: 2)
+                        mulHWC(dst: d, dl, a: s[0], sl[0], b: s[1], sl[1], m: m, lo: lo, hi: hi, magnitudes: magnitudes, isa: isa, threads: 2)
                     }, x.reference(dt, others: [yb]) { d, s in mulKernel(dst: d, a: s[0], b: s[1], m: m, lo: lo, hi: hi) }, "mul \(label)")
                 }
                 // reduce_mean over the whole image

@@ -85,12 +85,13 @@ func addHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, a: UnsafeRawPointer,
 }
 
 func mulHWC(dst: UnsafeMutableRawPointer, _ d: PixelLayout, a: UnsafeRawPointer, _ la: PixelLayout, b: UnsafeRawPointer, _ lb: PixelLayout,
-            m: QuantMultiplier, lo: Int32, hi: Int32, isa: PreparedISA, threads: Int) {
+            m: QuantMultiplier, lo: Int32, hi: Int32, magnitudes: (a: Int64, b: Int64)? = nil, isa: PreparedISA, threads: Int) {
     let broadcast = lb.height == 1 && lb.width == 1 && (d.height != 1 || d.width != 1)
     #if arch(x86_64)
     if isa.hasAVX2 {
-        let oa = ElementwiseOperand(base: a, type: la.type, stride: la.stride, broadcast: false)
-        let ob = ElementwiseOperand(base: b, type: lb.type, stride: lb.stride, broadcast: broadcast)
+        // Proven magnitudes (IMDN's squares of i16 clamped to ±32767: below 2^30) take the bounded form.
+        let oa = ElementwiseOperand(base: a, type: la.type, stride: la.stride, broadcast: false, magnitude: magnitudes?.a)
+        let ob = ElementwiseOperand(base: b, type: lb.type, stride: lb.stride, broadcast: broadcast, magnitude: magnitudes?.b)
         parallelRows(d, threads: threads) { rows in
             if isa == .avx512 && m.shift <= 0 {
                 mulPixelsAVX512(dst: dst, d.type, stride: d.stride, first: rows.lowerBound * d.width, pixels: rows.count * d.width,

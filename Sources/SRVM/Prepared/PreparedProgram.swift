@@ -417,7 +417,8 @@ final class PreparedProgram {
                 addHWC(dst: dst!, dl!, a: buf(a), lay(a), b: buf(b), lay(b), leftShift: shift, ma: ma, mb: mb, mo: mo,
                        subtract: subtract, lo: lo, hi: hi, magnitudes: (magnitude(a), magnitude(b)), isa: isa, threads: threads)
             case let .mul(_, a, b, m, lo, hi):
-                mulHWC(dst: dst!, dl!, a: buf(a), lay(a), b: buf(b), lay(b), m: m, lo: lo, hi: hi, isa: isa, threads: threads)
+                mulHWC(dst: dst!, dl!, a: buf(a), lay(a), b: buf(b), lay(b), m: m, lo: lo, hi: hi,
+                       magnitudes: (magnitude(a), magnitude(b)), isa: isa, threads: threads)
             case let .concat(d, sources, ms, lo, hi) where sources.contains(where: { parts[$0] != nil }):
                 // Convs stored some sources already: copy the others into their channels only.
                 var offset = 0
