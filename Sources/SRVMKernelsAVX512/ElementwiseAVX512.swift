@@ -34,11 +34,10 @@ struct AddOperandScale {
     let q: UniformRequant16
     /// The largest |result|, for the output requantization's bound.
     let bound: Int64
-    /// `magnitude`: the largest |operand| (at most the type's).
-    @inline(__always) init(_ m: QuantMultiplier, leftShift: Int, type: StorageType, magnitude: Int64) {
-        shift = exactAddShift(m, leftShift: leftShift, operandBytes: type.byteWidth).map(Int32.init)
-        q = UniformRequant16(m, inputBound: magnitude << Int64(leftShift))
-        bound = addOperandBound(type, magnitude: magnitude, leftShift: leftShift, m)
+    @inline(__always) init(_ m: QuantMultiplier, leftShift: Int, _ x: ElementwiseOperand) {
+        shift = exactAddShift(m, leftShift: leftShift, operandBytes: x.type.byteWidth).map(Int32.init)
+        q = UniformRequant16(m, inputBound: x.magnitude << Int64(leftShift))
+        bound = addOperandBound(x.type, magnitude: x.magnitude, leftShift: leftShift, m)
     }
     /// Which of addPixelsFixed's forms computes this term (nil: only the general requantization,
     /// left to the flag-testing loop).
@@ -55,8 +54,8 @@ public func addPixelsAVX512(dst: UnsafeMutableRawPointer, _ dstType: StorageType
                             a: ElementwiseOperand, b: ElementwiseOperand, leftShift: Int,
                             ma: QuantMultiplier, mb: QuantMultiplier, mo: QuantMultiplier, subtract: Bool, lo: Int32, hi: Int32) {
     precondition(ma.shift <= 0 && mb.shift <= 0 && mo.shift <= 0 && !a.broadcast, "addPixelsAVX512: no left shifts, a not broadcast")
-    let sa = AddOperandScale(ma, leftShift: leftShift, type: a.type, magnitude: a.magnitude)
-    let sb = AddOperandScale(mb, leftShift: leftShift, type: b.type, magnitude: b.magnitude)
+    let sa = AddOperandScale(ma, leftShift: leftShift, a)
+    let sb = AddOperandScale(mb, leftShift: leftShift, b)
     let qo = UniformRequant16(mo, inputBound: sa.bound + sb.bound)
     let vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi)
     let L = _mm_cvtsi32_si128(Int32(leftShift))

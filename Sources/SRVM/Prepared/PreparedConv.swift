@@ -64,7 +64,7 @@ final class PreparedConv {
         // Operand bounds: what the source can hold and what the pads add.
         var lo = sourceRange.lowerBound, hi = sourceRange.upperBound
         for v in padValues ?? [0] { lo = min(lo, v); hi = max(hi, v) }
-        let maxA = Int(max(abs(Int(lo)), abs(Int(hi))))
+        let maxA = Int((lo...hi).magnitude)
         let maxW = w.map { abs(Int($0)) }.max() ?? 0
         let pairBound = 2 * maxA * maxW
         let interval = pairBound == 0 ? 1 << 20 : min(1 << 20, 32767 / pairBound)

@@ -13,12 +13,9 @@ final class PreparedProgram {
     private var convs: [Int: PreparedConv] = [:]
     private var requants: [Int: RequantTableStorage] = [:]
     private let constants: [[Int32]]
-    /// Each value's proven range (provenValueRanges): the add kernels' operand bounds.
+    /// Each value's proven range (provenValueRanges): the add and mul kernels' operand bounds.
     private let ranges: [ClosedRange<Int32>]
-    /// The largest |element| of value v.
-    private func magnitude(_ v: ValueID) -> Int64 {
-        Int64(max(Int64(ranges[Int(v)].lowerBound).magnitude, Int64(ranges[Int(v)].upperBound).magnitude))
-    }
+    private func magnitude(_ v: ValueID) -> Int64 { ranges[Int(v)].magnitude }
     /// A depth_to_space right before output_pixels, read by nothing else: it is skipped and
     /// output_pixels gathers its pixels straight from the depth_to_space source (index of the
     /// depth_to_space instruction).
@@ -128,9 +125,8 @@ final class PreparedProgram {
                                         requant: requant, padValues: pad.map { p.constants[Int($0)].values },
                                         source: p.values[Int(src)], sourceRange: ranges[Int(src)], isa: isa, amx: amx)
             case let .requantize(dst, src, r):
-                let c = Int(p.values[Int(dst)].channels), range = ranges[Int(src)]
-                let bound = max(Int64(range.lowerBound).magnitude, Int64(range.upperBound).magnitude)
-                requants[i] = RequantTableStorage(r, paddedChannels: (c + 7) / 8 * 8, bias: nil, inputBound: Int64(bound)) { $0 < c ? $0 : nil }
+                let c = Int(p.values[Int(dst)].channels)
+                requants[i] = RequantTableStorage(r, paddedChannels: (c + 7) / 8 * 8, bias: nil, inputBound: ranges[Int(src)].magnitude) { $0 < c ? $0 : nil }
             default: break
             }
         }
@@ -398,6 +394,7 @@ final class PreparedProgram {
                 let tables = requants[r]!.tables
                 let (la, lb, lr) = (lay(a), lay(b), lay(rd))
                 let (pa, pb, pr, pd) = (buf(a), buf(b), buf(rd), dst!)
+                let magnitudes = (magnitude(a), magnitude(b))
                 // Each thread's rows in bands small enough to stay in its core's cache.
                 parallelRows(dl!, threads: threads) { rows in
                     var y = rows.lowerBound
@@ -405,7 +402,7 @@ final class PreparedProgram {
                         let band = y..<min(y + 4, rows.upperBound)
                         addHWC(dst: pd + dl!.bandOffset(band), dl!.band(band), a: pa + la.bandOffset(band), la.band(band),
                                b: pb + lb.bandOffset(band), lb.band(band), leftShift: shift, ma: ma, mb: mb, mo: mo,
-                               subtract: subtract, lo: lo, hi: hi, magnitudes: (magnitude(a), magnitude(b)), isa: isa, threads: 1)
+                               subtract: subtract, lo: lo, hi: hi, magnitudes: magnitudes, isa: isa, threads: 1)
                         requantizeHWC(dst: pr + lr.bandOffset(band), lr.band(band), src: pd + dl!.bandOffset(band), dl!.band(band),
                                       tables: tables, isa: isa, threads: 1)
                         y = band.upperBound

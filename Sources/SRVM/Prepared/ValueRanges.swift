@@ -27,3 +27,8 @@ func provenValueRanges(_ p: Program) -> [ClosedRange<Int32>] {
     }
     return r
 }
+
+extension ClosedRange where Bound == Int32 {
+    /// The largest |element| of the range (a kernel's input bound).
+    var magnitude: Int64 { Int64(Swift.max(Int64(lowerBound).magnitude, Int64(upperBound).magnitude)) }
+}
