@@ -23,8 +23,9 @@ public func requantizeBoundedInput(_ x: Int32, _ m: QuantMultiplier) -> Int32 {
     return (yh - n) >> Int32(r)
 }
 
-/// The largest |requantize(x << L, m)| over the values x of `type`: an add operand's scaled
-/// value, whose sum with the other operand's the output requantization sees. |x|·2^L·m plus 1
+/// The largest |requantize(x << L, m)| over the values x of `type` with |x| ≤ `magnitude` (the
+/// operand's proven range; nil: the type's): an add operand's scaled value, whose sum with the
+/// other operand's the output requantization sees. |x|·2^L·m plus 1
 /// for the two roundings, or x << s where the kernels shift instead (exactAddShift).
 public func addOperandBound(_ type: StorageType, magnitude: Int64? = nil, leftShift L: Int, _ m: QuantMultiplier) -> Int64 {
     let x = magnitude ?? type.maxMagnitude
